@@ -1,0 +1,33 @@
+# safebuild — the two commands on the README's first screen are `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+
+.PHONY: test test-short demo stack deps build vet clean
+
+## test: install what is missing (apt packages, buildkitd and Vault builds), then vet and run every test, integration included
+test: deps
+	$(GO) vet ./...
+	$(GO) test -timeout 45m ./...
+
+## test-short: unit tests only, no root, no stack
+test-short:
+	$(GO) test -short ./...
+
+## demo: bring the stack up and show a leaky build and a clean one
+demo: deps
+	$(GO) run ./integration/cmd/demo
+
+## stack: bring the stack up for a person; prints its addresses, Ctrl-C stops it
+stack: deps
+	$(GO) run ./integration/cmd/stack
+
+## deps: apt packages and the cached buildkitd/buildctl and Vault binaries
+deps:
+	integration/scripts/deps.sh
+
+## build: the safebuild binary in bin/
+build:
+	$(GO) build -o bin/safebuild ./cmd/safebuild
+
+vet:
+	$(GO) vet ./...

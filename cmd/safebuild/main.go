@@ -1,0 +1,21 @@
+// Command safebuild builds container images that cannot leak secrets, and audits images that
+// already exist. See `safebuild --help`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "safebuild:", err)
+		os.Exit(exitCode(err))
+	}
+}

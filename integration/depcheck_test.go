@@ -1,0 +1,52 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection lets the machine enforce the architecture: data flows
+// cmd → frontend / vaultsrc → policy, never back, and policy stays free of Vault and BuildKit.
+func TestDependencyDirection(t *testing.T) {
+	rules := []struct {
+		pkgs      string
+		forbidden []string
+	}{
+		{"github.com/safebuild/safebuild/policy/...", []string{
+			"github.com/hashicorp/vault/",
+			"github.com/moby/buildkit/",
+			"github.com/containerd/containerd/v2/client",
+			"github.com/spf13/cobra",
+			"github.com/safebuild/safebuild/vaultsrc",
+			"github.com/safebuild/safebuild/frontend",
+			"github.com/safebuild/safebuild/cmd",
+		}},
+		{"github.com/safebuild/safebuild/vaultsrc/...", []string{
+			"github.com/spf13/cobra",
+			"github.com/safebuild/safebuild/frontend",
+			"github.com/safebuild/safebuild/cmd",
+		}},
+		{"github.com/safebuild/safebuild/frontend/...", []string{
+			"github.com/spf13/cobra",
+			"github.com/hashicorp/vault/",
+			"github.com/safebuild/safebuild/cmd",
+		}},
+	}
+	for _, r := range rules {
+		t.Run(r.pkgs, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", r.pkgs).CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list -deps %s: %v\n%s", r.pkgs, err, out)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				for _, f := range r.forbidden {
+					if dep == strings.TrimSuffix(f, "/") || strings.HasPrefix(dep, f) ||
+						(!strings.HasSuffix(f, "/") && strings.HasPrefix(dep, f+"/")) {
+						t.Errorf("%s imports %s (forbidden: %s)", r.pkgs, dep, f)
+					}
+				}
+			}
+		})
+	}
+}
