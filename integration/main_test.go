@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
+	stack.QuietClientLogs()
 	s, err := stack.Start(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/sirupsen/logrus"
 	"github.com/tonistiigi/fsutil"
 )
 
@@ -104,4 +105,10 @@ func printProgress(w io.Writer, ch chan *client.SolveStatus) {
 			w.Write(l.Data)
 		}
 	}
+}
+
+// QuietClientLogs drops the BuildKit client's informational logrus warnings (such as "failed
+// check for fsverity support" from the OCI content store), which are noise in test and demo output.
+func QuietClientLogs() {
+	logrus.SetLevel(logrus.ErrorLevel)
 }

@@ -39,6 +39,7 @@ func main() {
 }
 
 func run(ctx context.Context, w io.Writer) (retErr error) {
+	stack.QuietClientLogs()
 	root, err := stack.ModuleRoot()
 	if err != nil {
 		return err
