@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: test test-short demo stack deps build vet clean
+.PHONY: test test-short demo stack deps build frontend-image vet
 
 ## test: install what is missing (apt packages, buildkitd and Vault builds), then vet and run every test, integration included
 test: deps
@@ -28,6 +28,14 @@ deps:
 ## build: the safebuild binary in bin/
 build:
 	$(GO) build -o bin/safebuild ./cmd/safebuild
+
+## frontend-image: build the `# syntax=` frontend image with the buildkitd at BUILDKIT_HOST and push it as FRONTEND_IMAGE
+FRONTEND_IMAGE ?= $(SAFEBUILD_REGISTRY)/safebuild/frontend:latest
+frontend-image:
+	@test -n "$$BUILDKIT_HOST" || { echo "frontend-image: set BUILDKIT_HOST (make stack prints it)"; exit 1; }
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/safebuild-frontend ./cmd/safebuild-frontend
+	"$$(integration/scripts/build-buildkit.sh)/buildctl" build --frontend dockerfile.v0 --local context=. --local dockerfile=. \
+		--output type=image,name=$(FRONTEND_IMAGE),push=true
 
 vet:
 	$(GO) vet ./...

@@ -1,0 +1,194 @@
+package frontend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"runtime/debug"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerui"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/frontend/subrequests/convertllb"
+	"github.com/moby/buildkit/frontend/subrequests/lint"
+	"github.com/moby/buildkit/frontend/subrequests/outline"
+	"github.com/moby/buildkit/frontend/subrequests/targets"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// keySyntaxArg is the build-arg BuildKit's own Dockerfile frontend forwards to. safebuild never
+// forwards: a Dockerfile or build-arg must not be able to route a build around its checks.
+const keySyntaxArg = "build-arg:BUILDKIT_SYNTAX"
+
+// enabledCaps are the frontend capabilities safebuild implements; the frontend image's
+// moby.buildkit.frontend.caps label lists the same.
+var enabledCaps = map[string]bool{
+	"moby.buildkit.frontend.inputs":      true,
+	"moby.buildkit.frontend.subrequests": true,
+	"moby.buildkit.frontend.contexts":    true,
+}
+
+var _ gwclient.BuildFunc = Build
+
+// Build is safebuild's BuildKit build function. It runs in-process in `safebuild build` and as the
+// `# syntax=` frontend image. It converts the Dockerfile with BuildKit's dockerfile2llb and solves
+// it; it never forwards to another frontend, whatever `# syntax=` or BUILDKIT_SYNTAX says.
+func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr error) {
+	defer func() {
+		if r := recover(); r != nil {
+			retErr = fmt.Errorf("safebuild frontend: internal error: %v\n%s", r, debug.Stack())
+		}
+	}()
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, err
+	}
+	opts := bc.BuildOpts().Opts
+	if err := validateCaps(opts["frontend.caps"]); err != nil {
+		return nil, err
+	}
+	src, err := bc.ReadEntrypoint(ctx, "Dockerfile")
+	if err != nil {
+		return nil, err
+	}
+	warnIgnoredSyntax(ctx, src, opts)
+
+	convertOpt := dockerfile2llb.ConvertOpt{
+		Config:       bc.Config,
+		Client:       bc,
+		SourceMap:    src.SourceMap,
+		MetaResolver: c,
+		Warn: func(rulename, description, url, msg string, location []parser.Range) {
+			startLine := 0
+			if len(location) > 0 {
+				startLine = location[0].Start.Line
+			}
+			src.Warn(ctx, linter.LintFormatShort(rulename, msg, startLine), warnOpts(location, [][]byte{[]byte(description)}, url))
+		},
+	}
+	if res, ok, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
+		Outline: func(ctx context.Context) (*outline.Outline, error) {
+			return dockerfile2llb.Dockerfile2Outline(ctx, src.Data, convertOpt)
+		},
+		ListTargets: func(ctx context.Context) (*targets.List, error) {
+			return dockerfile2llb.ListTargets(ctx, src.Data)
+		},
+		Lint: func(ctx context.Context) (*lint.LintResults, error) {
+			return dockerfile2llb.DockerfileLint(ctx, src.Data, convertOpt)
+		},
+		ConvertLLB: func(ctx context.Context) (*convertllb.Result, error) {
+			return dockerfile2llb.DockerfileConvertLLB(ctx, src.Data, convertOpt)
+		},
+	}); err != nil || ok {
+		return res, err
+	}
+
+	defer func() {
+		var el *parser.LocationError
+		if errors.As(retErr, &el) {
+			for _, l := range el.Locations {
+				retErr = wrapSource(retErr, src.SourceMap, l)
+			}
+		}
+	}()
+	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
+		opt := convertOpt
+		opt.BuildArgs = maps.Clone(opt.BuildArgs)
+		opt.TargetPlatform = platform
+		if idx != 0 {
+			opt.Warn = nil
+		}
+		dfRes, err := dockerfile2llb.Dockerfile2LLB(ctx, src.Data, opt)
+		if err != nil {
+			return nil, err
+		}
+		def, err := dfRes.State.Marshal(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("marshaling the LLB definition: %w", err)
+		}
+		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+		if err != nil {
+			return nil, err
+		}
+		ref, err := r.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		return &dockerui.BuildResult{Reference: ref, Image: dfRes.Image, BaseImage: dfRes.BaseImage, Epoch: dfRes.Epoch}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rb.Finalize()
+}
+
+// validateCaps refuses a request for a frontend capability safebuild does not implement.
+func validateCaps(req string) error {
+	if req == "" {
+		return nil
+	}
+	for _, c := range strings.Split(req, ",") {
+		name, _, _ := strings.Cut(c, "+")
+		if !enabledCaps[name] {
+			return fmt.Errorf("safebuild frontend: capability %q is not supported (supported: inputs, subrequests, contexts)", name)
+		}
+	}
+	return nil
+}
+
+// warnIgnoredSyntax tells the user, as a build warning, that a `# syntax=` line or a
+// BUILDKIT_SYNTAX build-arg naming another frontend was not followed. When safebuild is itself the
+// `# syntax=` target, BuildKit passes "cmdline" and there is nothing to say.
+func warnIgnoredSyntax(ctx context.Context, src *dockerui.Source, opts map[string]string) {
+	if v, ok := opts[keySyntaxArg]; ok {
+		src.Warn(ctx, fmt.Sprintf("safebuild ignores BUILDKIT_SYNTAX=%s: the Dockerfile is built by safebuild's frontend", v), gwclient.WarnOpts{Level: 1})
+	}
+	if _, ok := opts["cmdline"]; ok {
+		return
+	}
+	if ref, _, loc, ok := parser.DetectSyntax(src.Data); ok {
+		src.Warn(ctx, fmt.Sprintf("safebuild ignores # syntax=%s: the Dockerfile is built by safebuild's frontend", ref), warnOpts(loc, nil, ""))
+	}
+}
+
+func warnOpts(r []parser.Range, detail [][]byte, url string) gwclient.WarnOpts {
+	opts := gwclient.WarnOpts{Level: 1, Detail: detail, URL: url}
+	for _, r := range r {
+		opts.Range = append(opts.Range, pbRange(r))
+	}
+	return opts
+}
+
+func pbRange(r parser.Range) *pb.Range {
+	return &pb.Range{
+		Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+		End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+	}
+}
+
+// wrapSource attaches the Dockerfile and the failing line ranges to err, so that buildx and
+// buildctl print the offending lines.
+func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
+	if sm == nil {
+		return err
+	}
+	s := &errdefs.Source{
+		Info: &pb.SourceInfo{
+			Data:       sm.Data,
+			Filename:   sm.Filename,
+			Language:   sm.Language,
+			Definition: sm.Definition.ToPB(),
+		},
+	}
+	for _, r := range ranges {
+		s.Ranges = append(s.Ranges, pbRange(r))
+	}
+	return errdefs.WithSource(err, s)
+}

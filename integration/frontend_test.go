@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/safebuild/safebuild/frontend"
+	"github.com/safebuild/safebuild/integration/stack"
+)
+
+// TestFrontendImageAndInProcess builds the repository's Dockerfile into the frontend image,
+// pushes it to the stack's registry, and builds examples/clean through it as a gateway frontend;
+// then builds the same example with frontend.Build run in-process, as `safebuild build` does.
+func TestFrontendImageAndInProcess(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := s.Vault.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "npm_frontendTestToken00000000000000000001"
+	if _, err := vc.KVv2("secret").Put(ctx, "ci/npm", map[string]any{"token": token}); err != nil {
+		t.Fatal(err)
+	}
+	store := stack.KVSecrets(vc, "secret", map[string]stack.KVRef{"npm_token": {Path: "ci/npm", Field: "token"}})
+	// examples/clean with a `# syntax=` line naming a frontend that does not exist: BuildKit's
+	// own Dockerfile frontend would forward to it and fail; safebuild must build and warn.
+	example := t.TempDir()
+	if err := os.CopyFS(example, os.DirFS(filepath.Join(root, "examples", "clean"))); err != nil {
+		t.Fatal(err)
+	}
+	df, err := os.ReadFile(filepath.Join(example, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const syntax = "127.0.0.1:1/nowhere/frontend:none"
+	if err := os.WriteFile(filepath.Join(example, "Dockerfile"), append([]byte("# syntax="+syntax+"\n"), df...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The image: the repository's own Dockerfile over a context holding the static binary.
+	bctx := t.TempDir()
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bctx, "bin", "safebuild-frontend"), "./cmd/safebuild-frontend")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the frontend binary: %v\n%s", err, out)
+	}
+	frontendRef := s.Registry.Host + "/safebuild/frontend:test"
+	if err := s.BuildKit.Build(ctx, stack.BuildOptions{ContextDir: bctx, DockerfileDir: root, Push: frontendRef}); err != nil {
+		t.Fatalf("building the frontend image from ./Dockerfile: %v", err)
+	}
+
+	solve := func(t *testing.T, opt client.SolveOpt, inProcess bool) {
+		t.Helper()
+		ctxFS, err := fsutil.NewFS(example)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "oci")
+		opt.LocalMounts = map[string]fsutil.FS{"context": ctxFS, "dockerfile": ctxFS}
+		opt.Session = []session.Attachable{secretsprovider.NewSecretProvider(store)}
+		opt.Exports = []client.ExportEntry{{Type: client.ExporterOCI, Attrs: map[string]string{"tar": "false"}, OutputDir: out}}
+		if opt.FrontendAttrs == nil {
+			opt.FrontendAttrs = map[string]string{}
+		}
+		opt.FrontendAttrs["build-arg:BASE"] = s.BaseImage
+		c, err := s.BuildKit.Client(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ch := make(chan *client.SolveStatus)
+		warnings := make(chan []string, 1)
+		go func() {
+			var w []string
+			for st := range ch {
+				for _, v := range st.Warnings {
+					w = append(w, string(v.Short))
+				}
+			}
+			warnings <- w
+		}()
+		if inProcess {
+			_, err = c.Build(ctx, opt, "safebuild", frontend.Build, ch)
+		} else {
+			_, err = c.Solve(ctx, nil, opt, ch)
+		}
+		if err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		ws := <-warnings
+		if !slices.ContainsFunc(ws, func(w string) bool { return strings.Contains(w, "safebuild ignores # syntax="+syntax) }) {
+			t.Errorf("no warning that # syntax= was ignored; warnings: %q", ws)
+		}
+		hits, err := searchLayout(out, [][]byte{[]byte(token)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) > 0 {
+			t.Fatalf("the Vault-served token is in the image: %v", hits)
+		}
+	}
+	t.Run("gateway image", func(t *testing.T) {
+		solve(t, client.SolveOpt{Frontend: "gateway.v0", FrontendAttrs: map[string]string{"source": frontendRef}}, false)
+	})
+	t.Run("in-process", func(t *testing.T) {
+		solve(t, client.SolveOpt{}, true)
+	})
+}
