@@ -417,3 +417,63 @@ func TestVaultJWTLoginRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestVaultErrorsNameTheCause: against the real server, each failure names the reference and
+// the cause, and for a denied read the path the policy must allow.
+func TestVaultErrorsNameTheCause(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	root, err := s.Vault.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := "errs-" + randHex(t, 12)
+	for _, p := range []string{"ci/errs", "prod/db"} {
+		if _, err := root.KVv2("secret").Put(ctx, p, map[string]any{"token": value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess, err := githubSession(t, s, stack.GitHubClaims(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	unreachable, err := vaultsrc.NewClient(vaultsrc.WithAddress("http://127.0.0.1:1"), vaultsrc.WithTimeout(2*time.Second), vaultsrc.WithMaxRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, ref string
+		fetcher   vaultsrc.Fetcher
+		kind      error
+		want      []string
+	}{
+		{"permission denied", "vault:secret/prod/db#token", sess.Fetcher(), vaultsrc.ErrPermissionDenied, []string{"secret/prod/db", "secret/data/prod/db"}},
+		{"not found", "vault:secret/ci/missing#token", sess.Fetcher(), vaultsrc.ErrNotFound, []string{"secret/ci/missing"}},
+		{"missing field", "vault:secret/ci/errs#password", sess.Fetcher(), vaultsrc.ErrMissingField, []string{"password", "token"}},
+		{"unreachable", "vault:secret/ci/errs#token", vaultsrc.NewFetcher(unreachable), vaultsrc.ErrUnreachable, []string{"127.0.0.1:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, err := vaultsrc.ParseRef(tc.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = vaultsrc.Resolve(ctx, tc.fetcher, ref)
+			if err == nil {
+				t.Fatal("resolved; want an error")
+			}
+			if !errors.Is(err, tc.kind) {
+				t.Errorf("error %q is not %v", err, tc.kind)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), value) {
+				t.Error("the error holds the secret value")
+			}
+			t.Logf("%s", err)
+		})
+	}
+}
