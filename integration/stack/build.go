@@ -26,6 +26,11 @@ type BuildOptions struct {
 	Secrets secrets.SecretStore
 	// OCILayout, when set, is the directory the image is exported to as an OCI layout.
 	OCILayout string
+	// OCIArchive and DockerArchive, when set, are files the image is exported to as an OCI
+	// archive (a tar of a layout) and a docker-archive (`docker save` format).
+	OCIArchive, DockerArchive string
+	// Name is the image name recorded in archives (optional).
+	Name string
 	// Push, when set, is the reference the image is pushed to.
 	Push string
 	// Progress, when set, receives BuildKit's plain progress output.
@@ -63,6 +68,17 @@ func (b *BuildKit) Build(ctx context.Context, o BuildOptions) error {
 			return err
 		}
 		opt.Exports = append(opt.Exports, client.ExportEntry{Type: client.ExporterOCI, Attrs: map[string]string{"tar": "false"}, OutputDir: o.OCILayout})
+	}
+	for _, ex := range [][2]string{{client.ExporterOCI, o.OCIArchive}, {client.ExporterDocker, o.DockerArchive}} {
+		typ, file := ex[0], ex[1]
+		if file == "" {
+			continue
+		}
+		attrs := map[string]string{}
+		if o.Name != "" {
+			attrs["name"] = o.Name
+		}
+		opt.Exports = append(opt.Exports, client.ExportEntry{Type: typ, Attrs: attrs, Output: fileOutput(file)})
 	}
 	if o.Push != "" {
 		opt.Exports = append(opt.Exports, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{"name": o.Push, "push": "true"}})
@@ -111,4 +127,11 @@ func printProgress(w io.Writer, ch chan *client.SolveStatus) {
 // check for fsverity support" from the OCI content store), which are noise in test and demo output.
 func QuietClientLogs() {
 	logrus.SetLevel(logrus.ErrorLevel)
+}
+
+// fileOutput is an exporter output that writes to path.
+func fileOutput(path string) func(map[string]string) (io.WriteCloser, error) {
+	return func(map[string]string) (io.WriteCloser, error) {
+		return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	}
 }

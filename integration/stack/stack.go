@@ -27,6 +27,7 @@ type Stack struct {
 
 	mu      sync.Mutex
 	stopped bool
+	extra   []*process // started after Start, e.g. containerd
 }
 
 // Start brings the whole stack up in a new temporary directory. It fails, naming the missing
@@ -123,7 +124,7 @@ func (s *Stack) stop(keepLogs bool) error {
 }
 
 func (s *Stack) procs() []*process {
-	var ps []*process
+	ps := append([]*process(nil), s.extra...)
 	if s.Vault != nil {
 		ps = append(ps, s.Vault.proc)
 	}

@@ -1,0 +1,167 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/safebuild/safebuild/integration/stack"
+	"github.com/safebuild/safebuild/policy/image"
+	"github.com/safebuild/safebuild/policy/image/containerd"
+)
+
+// layerView is what every image source must agree on for one layer.
+type layerView struct {
+	Digest, DiffID, CreatedBy string
+	Entries                   []string // regular files: "path" or "path (removed in layer N)"
+}
+
+func viewImage(t *testing.T, img *image.Image) []layerView {
+	t.Helper()
+	ctx := context.Background()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := image.NewWhiteouts()
+	type file struct {
+		layer int
+		path  string
+	}
+	var files []file
+	for _, l := range ls {
+		err := image.WalkLayer(ctx, l, w, func(e image.Entry) error {
+			if e.Content != nil {
+				files = append(files, file{l.Index, e.Path})
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]layerView, len(ls))
+	for i, l := range ls {
+		out[i] = layerView{Digest: l.Digest, DiffID: l.DiffID, CreatedBy: l.CreatedBy}
+	}
+	for _, f := range files {
+		s := f.path
+		if r, ok := w.RemovedIn(f.path, f.layer); ok {
+			s += fmt.Sprintf(" (removed in layer %d)", r)
+		}
+		out[f.layer].Entries = append(out[f.layer].Entries, s)
+	}
+	return out
+}
+
+// TestImageSourcesAgree builds examples/leaky once with the real buildkitd, exports it as an OCI
+// layout, an OCI archive and a docker-archive, pushes it to the stack's registry and imports it
+// into a real containerd; all five sources must show the same layers, history, files and
+// whiteouts — including the key copied in one layer and removed in the next.
+func TestImageSourcesAgree(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	layoutDir, ociTar, dockerTar := filepath.Join(dir, "layout"), filepath.Join(dir, "oci.tar"), filepath.Join(dir, "docker.tar")
+	pushed := s.Registry.Host + "/examples/leaky:test"
+	err = s.BuildKit.Build(ctx, stack.BuildOptions{
+		ContextDir: filepath.Join(root, "examples", "leaky"),
+		BuildArgs:  map[string]string{"BASE": s.BaseImage, "NPM_TOKEN": "npm_imageSourcesTestToken000000000000000"},
+		OCILayout:  layoutDir, OCIArchive: ociTar, DockerArchive: dockerTar, Name: pushed, Push: pushed,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cd, err := s.StartContainerd(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cd.Stop()
+	cc, err := client.New(cd.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	f, err := os.Open(ociTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ns, imported = "safebuild-test", "safebuild.test/examples/leaky:imported"
+	_, err = cc.Import(namespaces.WithNamespace(ctx, ns), f, client.WithIndexName(imported))
+	f.Close()
+	if err != nil {
+		t.Fatalf("importing into containerd: %v", err)
+	}
+
+	var want []layerView
+	for _, arg := range []string{
+		"oci:" + layoutDir,
+		"oci-archive:" + ociTar,
+		"docker-archive:" + dockerTar,
+		"registry:" + pushed,
+		"containerd:" + imported,
+	} {
+		t.Run(strings.SplitN(arg, ":", 2)[0], func(t *testing.T) {
+			ref, err := image.ParseRef(arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := image.Open(ctx, ref, image.Options{Containerd: containerd.Opener(cd.Address, ns)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer set.Close()
+			if len(set.Images) != 1 {
+				t.Fatalf("%d images, want 1", len(set.Images))
+			}
+			got := viewImage(t, set.Images[0])
+			if want == nil {
+				want = got
+				checkLeakyLayers(t, got)
+				return
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s differs from the OCI layout:\n%+v\nwant\n%+v", arg, got, want)
+			}
+		})
+	}
+}
+
+// checkLeakyLayers pins what examples/leaky must look like, so that agreement is not agreement
+// on nothing.
+func checkLeakyLayers(t *testing.T, ls []layerView) {
+	t.Helper()
+	var all []string
+	for i, l := range ls {
+		for _, e := range l.Entries {
+			all = append(all, fmt.Sprintf("%d:%s", i, e))
+		}
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{"app/.npmrc", "app/deploy_key (removed in layer", "root/.ssh/id_ed25519 (removed in layer"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no file entry %q among\n%s", want, joined)
+		}
+	}
+	found := false
+	for _, l := range ls {
+		if strings.Contains(l.CreatedBy, "NPM_TOKEN=") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no layer's created_by records the NPM_TOKEN build-arg")
+	}
+}

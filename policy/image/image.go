@@ -1,0 +1,104 @@
+package image
+
+import (
+	"fmt"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Image is one platform's image.
+type Image struct {
+	// Source names where it came from, e.g. "oci:/tmp/layout".
+	Source string
+	// Digest is the manifest digest.
+	Digest string
+	// Platform is the index entry's platform, nil for a single-manifest image.
+	Platform *v1.Platform
+	// Annotations are the index's and the manifest descriptor's annotations, merged.
+	Annotations map[string]string
+	img         v1.Image
+}
+
+// Layer is one layer of an image, in order from the base up.
+type Layer struct {
+	// Index is the layer's position, 0 for the base layer.
+	Index int
+	// Digest is the blob digest, DiffID the digest of the uncompressed tar.
+	Digest, DiffID string
+	MediaType      string
+	// Size is the blob's size in bytes.
+	Size int64
+	// CreatedBy is the history entry that made the layer ("" when the history does not say).
+	CreatedBy string
+	layer     v1.Layer
+}
+
+// Open returns the layer's uncompressed tar stream (gzip and zstd are detected).
+func (l *Layer) Open() (io.ReadCloser, error) {
+	rc, err := l.layer.Uncompressed()
+	if err != nil {
+		return nil, fmt.Errorf("layer %d (%s): %w", l.Index, l.Digest, err)
+	}
+	return rc, nil
+}
+
+// PlatformString is "os/arch[/variant]", or "" when the index did not say.
+func (i *Image) PlatformString() string {
+	if i.Platform == nil {
+		return ""
+	}
+	return i.Platform.String()
+}
+
+// Config returns the parsed config and its raw bytes.
+func (i *Image) Config() (*v1.ConfigFile, []byte, error) {
+	raw, err := i.img.RawConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: reading the config: %w", i.Source, err)
+	}
+	cfg, err := i.img.ConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: parsing the config: %w", i.Source, err)
+	}
+	return cfg, raw, nil
+}
+
+// RawManifest returns the manifest's bytes.
+func (i *Image) RawManifest() ([]byte, error) { return i.img.RawManifest() }
+
+// Layers lists the image's layers with their history.
+func (i *Image) Layers() ([]*Layer, error) {
+	cfg, _, err := i.Config()
+	if err != nil {
+		return nil, err
+	}
+	ls, err := i.img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing layers: %w", i.Source, err)
+	}
+	var createdBy []string
+	for _, h := range cfg.History {
+		if !h.EmptyLayer {
+			createdBy = append(createdBy, h.CreatedBy)
+		}
+	}
+	out := make([]*Layer, len(ls))
+	for n, l := range ls {
+		dg, err := l.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("%s: layer %d: %w", i.Source, n, err)
+		}
+		diffID, err := l.DiffID()
+		if err != nil {
+			return nil, fmt.Errorf("%s: layer %d (%s): %w", i.Source, n, dg, err)
+		}
+		mt, _ := l.MediaType()
+		size, _ := l.Size()
+		out[n] = &Layer{Index: n, Digest: dg.String(), DiffID: diffID.String(), MediaType: string(mt), Size: size, layer: l}
+		if n < len(createdBy) {
+			out[n].CreatedBy = createdBy[n]
+		}
+	}
+	return out, nil
+}

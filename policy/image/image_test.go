@@ -1,0 +1,311 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+type file struct{ name, body string }
+
+func tarLayer(t *testing.T, files ...file) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dt := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// fixture is a four-layer image: a key added in layer 1 and whited out in layer 2, a directory
+// made opaque in layer 3, and an ENV in the history between layers.
+func fixture(t *testing.T) v1.Image {
+	t.Helper()
+	layers := []struct {
+		l         v1.Layer
+		createdBy string
+	}{
+		{tarLayer(t, file{"etc/os-release", "ID=test\n"}, file{"app/.npmrc", "//registry.npmjs.org/:_authToken=npm_x\n"}), "COPY . /"},
+		{tarLayer(t, file{"./root/.ssh/id_ed25519", "KEY"}), "RUN cp key /root/.ssh/id_ed25519"},
+		{tarLayer(t, file{"root/.ssh/.wh.id_ed25519", ""}), "RUN rm /root/.ssh/id_ed25519"},
+		{tarLayer(t, file{"app/.wh..wh..opq", ""}, file{"app/new.txt", "new"}), "RUN rm -rf /app && mkdir /app"},
+	}
+	img := empty.Image
+	var err error
+	for i, l := range layers {
+		img, err = mutate.Append(img, mutate.Addendum{Layer: l.l, History: v1.History{CreatedBy: l.createdBy}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			// An instruction that made no layer (ENV) leaves an empty history entry.
+			cfg, cerr := img.ConfigFile()
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			cfg = cfg.DeepCopy()
+			cfg.History = append(cfg.History, v1.History{CreatedBy: "ENV A=b", EmptyLayer: true})
+			if img, err = mutate.ConfigFile(img, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return img
+}
+
+type summary struct {
+	Digest, DiffID, CreatedBy string
+	Entries                   []string // path[=content][ removed in N]
+}
+
+func summarize(t *testing.T, img *Image) []summary {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewWhiteouts()
+	type hit struct {
+		layer int
+		path  string
+		body  string
+	}
+	var hits []hit
+	for _, l := range ls {
+		err := WalkLayer(context.Background(), l, w, func(e Entry) error {
+			var body []byte
+			if e.Content != nil {
+				var err error
+				if body, err = io.ReadAll(e.Content); err != nil {
+					return err
+				}
+			}
+			hits = append(hits, hit{l.Index, e.Path, string(body)})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]summary, len(ls))
+	for i, l := range ls {
+		out[i] = summary{Digest: l.Digest, DiffID: l.DiffID, CreatedBy: l.CreatedBy}
+	}
+	for _, h := range hits {
+		s := h.path + "=" + h.body
+		if r, ok := w.RemovedIn(h.path, h.layer); ok {
+			s += " removed in " + string(rune('0'+r))
+		}
+		out[h.layer].Entries = append(out[h.layer].Entries, s)
+	}
+	return out
+}
+
+// TestSourcesAgree writes one image to every file and registry source and checks each reads
+// back the same layers, history, entries and whiteouts.
+func TestSourcesAgree(t *testing.T) {
+	ctx := context.Background()
+	img := fixture(t)
+	dir := t.TempDir()
+
+	lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("example.test/app:1")
+	if err := tarball.WriteToFile(filepath.Join(dir, "docker.tar"), tag, img); err != nil {
+		t.Fatal(err)
+	}
+	tarDir(t, filepath.Join(dir, "layout"), filepath.Join(dir, "oci.tar"))
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	rref, _ := name.ParseReference(host + "/app:1")
+	if err := remote.Write(rref, img); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []summary{
+		{CreatedBy: "COPY . /", Entries: []string{"etc/os-release=ID=test\n", "app/.npmrc=//registry.npmjs.org/:_authToken=npm_x\n removed in 3"}},
+		{CreatedBy: "RUN cp key /root/.ssh/id_ed25519", Entries: []string{"root/.ssh/id_ed25519=KEY removed in 2"}},
+		{CreatedBy: "RUN rm /root/.ssh/id_ed25519"},
+		{CreatedBy: "RUN rm -rf /app && mkdir /app", Entries: []string{"app/new.txt=new"}},
+	}
+	ls, _ := img.Layers()
+	for i, l := range ls {
+		d, _ := l.Digest()
+		diff, _ := l.DiffID()
+		want[i].Digest, want[i].DiffID = d.String(), diff.String()
+	}
+	for _, arg := range []string{
+		filepath.Join(dir, "layout"),
+		"oci:" + filepath.Join(dir, "layout"),
+		filepath.Join(dir, "docker.tar"),
+		filepath.Join(dir, "oci.tar"),
+		"registry:" + host + "/app:1",
+	} {
+		t.Run(arg, func(t *testing.T) {
+			ref, err := ParseRef(arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := Open(ctx, ref, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer set.Close()
+			if len(set.Images) != 1 {
+				t.Fatalf("%d images, want 1", len(set.Images))
+			}
+			got := summarize(t, set.Images[0])
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("read back\n%+v\nwant\n%+v", got, want)
+			}
+			cfg, raw, err := set.Images[0].Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.History) != 5 || !bytes.Contains(raw, []byte("ENV A=b")) {
+				t.Errorf("history %+v", cfg.History)
+			}
+		})
+	}
+}
+
+func TestIndexPlatforms(t *testing.T) {
+	img := fixture(t)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}, Annotations: map[string]string{"a": "1"}}},
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	idx = mutate.IndexMediaType(idx, types.OCIImageIndex)
+	dir := filepath.Join(t.TempDir(), "layout")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	rref, _ := name.ParseReference(host + "/multi:1")
+	if err := remote.WriteIndex(rref, idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{"oci:" + dir, "registry:" + host + "/multi:1"} {
+		ref, err := ParseRef(arg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := Open(context.Background(), ref, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all.Images) != 2 || all.Images[0].PlatformString() != "linux/amd64" || all.Images[0].Annotations["a"] != "1" {
+			t.Errorf("%s: images %d, first %s %v", arg, len(all.Images), all.Images[0].PlatformString(), all.Images[0].Annotations)
+		}
+		one, err := Open(context.Background(), ref, Options{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one.Images) != 1 || one.Images[0].PlatformString() != "linux/arm64" {
+			t.Errorf("%s --platform linux/arm64: %d images", arg, len(one.Images))
+		}
+		if _, err := Open(context.Background(), ref, Options{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}}); err == nil || !strings.Contains(err.Error(), "no image for platform linux/s390x") {
+			t.Errorf("%s: missing platform: %v", arg, err)
+		}
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	os.Mkdir(plain, 0o700)
+	notTar := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notTar, []byte("hello"), 0o600)
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{"registry:alpine:3.20", "registry:alpine:3.20", ""},
+		{"containerd:docker.io/library/alpine:3.20", "containerd:docker.io/library/alpine:3.20", ""},
+		{"127.0.0.1:5000/app:1", "registry:127.0.0.1:5000/app:1", ""},
+		{"oci:", "", "nothing after"},
+		{"registry:UPPER/Case", "", "not an image reference"},
+		{plain, "", "not an image"},
+		{notTar, "", "not an image"},
+		{"./missing", "", "no such file"},
+	} {
+		got, err := ParseRef(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseRef(%q) = %v, %v; want error %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.String() != tc.want {
+			t.Errorf("ParseRef(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	for in, want := range map[string]string{"./a/b": "a/b", "/etc/x": "etc/x", "../../x": "x", "a/../../b": "b", "a/": "a"} {
+		if got := cleanPath(in); got != want {
+			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// tarDir writes dir as a tar file, the way `tar -cf out -C dir .` does.
+func tarDir(t *testing.T, dir, out string) {
+	t.Helper()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
