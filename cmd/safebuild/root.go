@@ -18,6 +18,7 @@ every layer a build produced before anything is exported. It also audits images 
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newBuildCmd())
 	root.AddCommand(newVaultCmd())
 	return root
 }

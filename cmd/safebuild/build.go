@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/safebuild/safebuild/frontend/runner"
+	"github.com/safebuild/safebuild/vaultsrc"
+)
+
+// defaultBuildKitAddr is where buildkitd listens when BUILDKIT_HOST and --addr are unset.
+const defaultBuildKitAddr = "unix:///run/buildkit/buildkitd.sock"
+
+// buildOptions are the flags of `safebuild build`, named as docker build names them.
+type buildOptions struct {
+	file, config, target, progress, addr string
+	tags, buildArgs, labels, secretSpecs []string
+	platforms, outputs                   []string
+	push, noCache                        bool
+}
+
+func newBuildCmd() *cobra.Command {
+	o := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build [flags] PATH",
+		Short: "Build an image like docker build, with secrets from Vault and nothing leaked",
+		Long: `Build the Dockerfile in PATH with safebuild's frontend, run in-process against any buildkitd
+(--addr, else $BUILDKIT_HOST). Secrets reach RUN --mount=type=secret steps from Vault over the
+BuildKit session, in memory only; every id must map to a Vault reference (safebuild.yaml in PATH,
+or --secret id=ID,src=vault:REF). The Vault login token is revoked when the build ends, however it
+ends. The image is exported to a private OCI layout first; outputs (-o, --push) are written only
+after it passes the gate, so a refused build leaves nothing behind.`,
+		Example: `  # Build, and write an OCI archive only if the image is clean
+  safebuild build -o out.tar .
+
+  # Push to a registry; the npm token comes from Vault, logging in with the CI's OIDC token
+  safebuild build -t registry.example.com/app:1 --push \
+      --secret id=npm_token,src=vault:secret/ci/npm#token .`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd.Context(), cmd, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "Dockerfile path (default PATH/Dockerfile)")
+	f.StringVar(&o.config, "config", "", "safebuild.yaml with the Vault settings and secret ids (default PATH/safebuild.yaml when present)")
+	f.StringArrayVarP(&o.tags, "tag", "t", nil, "image name; pushed with --push, recorded in -o type=docker")
+	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE (KEY alone takes the value from the environment)")
+	f.StringArrayVar(&o.labels, "label", nil, "image label KEY=VALUE")
+	f.StringArrayVar(&o.secretSpecs, "secret", nil, "secret id mapped to Vault: id=ID,src=vault:REF")
+	f.StringArrayVar(&o.platforms, "platform", nil, "target platform(s), e.g. linux/amd64")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "output: PATH (OCI archive), type=oci|docker,dest=PATH, type=image,name=REF,push=true")
+	f.StringVar(&o.target, "target", "", "build stage to build")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, quiet, rawjson")
+	f.StringVar(&o.addr, "addr", "", "buildkitd address (default $BUILDKIT_HOST, else "+defaultBuildKitAddr+")")
+	f.BoolVar(&o.push, "push", false, "push every --tag to its registry")
+	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
+	return cmd
+}
+
+func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextDir string) (retErr error) {
+	ro := runner.Options{
+		Address:      o.addr,
+		ContextDir:   contextDir,
+		Dockerfile:   o.file,
+		Target:       o.target,
+		Platforms:    splitCSV(o.platforms),
+		NoCache:      o.noCache,
+		Progress:     cmd.ErrOrStderr(),
+		ProgressMode: o.progress,
+	}
+	if ro.Address == "" {
+		ro.Address = os.Getenv("BUILDKIT_HOST")
+	}
+	if ro.Address == "" {
+		ro.Address = defaultBuildKitAddr
+	}
+	var err error
+	if ro.BuildArgs, err = parseKeyValues("--build-arg", o.buildArgs, true); err != nil {
+		return err
+	}
+	if ro.Labels, err = parseKeyValues("--label", o.labels, false); err != nil {
+		return err
+	}
+	for _, s := range o.outputs {
+		out, err := runner.ParseOutput(s)
+		if err != nil {
+			return err
+		}
+		if out.Type == "docker" && len(out.Names) == 0 {
+			out.Names = o.tags
+		}
+		ro.Outputs = append(ro.Outputs, out)
+	}
+	if o.push {
+		if len(o.tags) == 0 {
+			return errors.New("--push needs at least one --tag")
+		}
+		ro.Outputs = append(ro.Outputs, runner.Output{Type: "image", Names: o.tags, Push: true})
+	}
+
+	cfg, err := loadBuildConfig(o, contextDir)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Secrets) > 0 {
+		sess, err := vaultsrc.Connect(ctx, cfg.Vault)
+		if err != nil {
+			return err
+		}
+		// Revoke the login token however the build ends; Close uses a fresh context, so
+		// this works after Ctrl-C or SIGTERM too.
+		defer func() {
+			if err := sess.Close(); err != nil && retErr == nil {
+				retErr = err
+			}
+		}()
+		masker := &masker{}
+		store, err := vaultsrc.NewStore(sess.Fetcher(), cfg.Secrets, vaultsrc.WithOnServe(masker.add))
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		defer masker.wipe()
+		ro.Secrets = store
+		ro.Redact = masker.redact
+	}
+
+	res, err := runner.Run(ctx, ro)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "built %s\n", res.Digest)
+	for _, out := range res.Written {
+		fmt.Fprintf(w, "wrote %s\n", out)
+	}
+	if len(res.Written) == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), "no output requested (-o, --push): the image stays in the build cache only")
+	}
+	return nil
+}
+
+// loadBuildConfig reads safebuild.yaml (--config, else PATH/safebuild.yaml when present) and
+// adds the --secret mappings; an id declared twice is an error.
+func loadBuildConfig(o *buildOptions, contextDir string) (*vaultsrc.Config, error) {
+	cfg := &vaultsrc.Config{Secrets: map[string]vaultsrc.Ref{}}
+	path := o.config
+	if path == "" {
+		if p := filepath.Join(contextDir, "safebuild.yaml"); fileExists(p) {
+			path = p
+		}
+	}
+	if path != "" {
+		c, err := vaultsrc.LoadConfig(path)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+		if cfg.Secrets == nil {
+			cfg.Secrets = map[string]vaultsrc.Ref{}
+		}
+	}
+	for _, spec := range o.secretSpecs {
+		id, ref, ok, err := vaultsrc.ParseSecretFlag(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--secret: %w", err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("--secret %s: only vault: sources are served (id=ID,src=vault:REF); files and environment variables would put the secret on this machine's disk or environment", redactSpec(spec))
+		}
+		if _, dup := cfg.Secrets[id]; dup {
+			return nil, fmt.Errorf("--secret: id %q is declared twice", id)
+		}
+		cfg.Secrets[id] = ref
+	}
+	return cfg, nil
+}
+
+// redactSpec keeps only the id of a --secret value in error messages.
+func redactSpec(spec string) string {
+	for _, f := range strings.Split(spec, ",") {
+		if k, _, _ := strings.Cut(f, "="); strings.TrimSpace(k) == "id" {
+			return f
+		}
+	}
+	return "(without id)"
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+// parseKeyValues parses KEY=VALUE flags; with fromEnv, a bare KEY takes its value from the
+// environment as docker build does (and is skipped when unset).
+func parseKeyValues(flag string, kvs []string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: empty key", flag, k)
+		}
+		if !ok {
+			if !fromEnv {
+				return nil, fmt.Errorf("%s %s: want KEY=VALUE", flag, k)
+			}
+			ev, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = ev
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func splitCSV(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// masker replaces served secret values (raw, base64, and each line of a multi-line value) in
+// build log output. Masking is a courtesy, not the boundary: the gate is what keeps values out
+// of images.
+type masker struct {
+	mu   sync.Mutex
+	pats [][]byte
+}
+
+func (m *masker) add(_ string, value []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	forms := [][]byte{value, []byte(base64.StdEncoding.EncodeToString(value))}
+	for _, line := range bytes.Split(value, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) >= 6 {
+			forms = append(forms, line)
+		}
+	}
+	for _, f := range forms {
+		if len(f) > 0 {
+			m.pats = append(m.pats, bytes.Clone(f))
+		}
+	}
+	clear(value)
+}
+
+func (m *masker) redact(b []byte) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.pats {
+		if bytes.Contains(b, p) {
+			b = bytes.ReplaceAll(b, p, []byte("****"))
+		}
+	}
+	return b
+}
+
+func (m *masker) wipe() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.pats {
+		clear(p)
+	}
+	m.pats = nil
+}

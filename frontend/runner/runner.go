@@ -1,0 +1,197 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/safebuild/safebuild/frontend"
+)
+
+// Gate decides, before anything leaves the build, whether the image in the OCI layout at dir may
+// be exported. A non-nil error stops the build with no output written.
+type Gate func(ctx context.Context, layoutDir string) error
+
+// Options is one `safebuild build`.
+type Options struct {
+	// Address is buildkitd's address, e.g. "unix:///run/buildkit/buildkitd.sock".
+	Address string
+	// ContextDir is the build context; Dockerfile the Dockerfile's path (default
+	// ContextDir/Dockerfile).
+	ContextDir, Dockerfile string
+	BuildArgs, Labels      map[string]string
+	Target                 string
+	Platforms              []string
+	NoCache                bool
+	// Secrets serves RUN --mount=type=secret; nil serves none (undeclared ids fail the step).
+	Secrets secrets.SecretStore
+	// Outputs are written only after Gate passes.
+	Outputs []Output
+	// Progress receives BuildKit's progress display in ProgressMode ("auto", "plain", "tty",
+	// "quiet", "rawjson"); nil discards it.
+	Progress     io.Writer
+	ProgressMode string
+	// Redact masks known secret values in build log lines before they reach Progress.
+	Redact func([]byte) []byte
+	// Gate checks the built image before export.
+	Gate Gate
+	// StageDir is where the private OCI layout is written (default: a new directory under
+	// the system temp directory); it is removed when Run returns.
+	StageDir string
+}
+
+// Result describes a build that passed its gate.
+type Result struct {
+	// Digest is the digest of the image (or index) the build produced.
+	Digest string
+	// Written lists the outputs written, in order ("oci:out.tar", "registry:host/app:1").
+	Written []string
+}
+
+// Run builds, gates, then exports. On any error nothing is written to an output.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.ContextDir == "" {
+		return nil, errors.New("no build context given")
+	}
+	dockerfile := o.Dockerfile
+	if dockerfile == "" {
+		dockerfile = filepath.Join(o.ContextDir, "Dockerfile")
+	}
+	if fi, err := os.Stat(dockerfile); err != nil {
+		return nil, fmt.Errorf("Dockerfile: %w", err)
+	} else if fi.IsDir() {
+		return nil, fmt.Errorf("Dockerfile %s is a directory", dockerfile)
+	}
+	if fi, err := os.Stat(o.ContextDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("build context %s: not a directory", o.ContextDir)
+	}
+	for _, out := range o.Outputs {
+		if err := out.validate(); err != nil {
+			return nil, err
+		}
+	}
+	stage, err := os.MkdirTemp(o.StageDir, "safebuild-stage-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the private export directory: %w", err)
+	}
+	defer os.RemoveAll(stage)
+	layoutDir := filepath.Join(stage, "oci")
+
+	ctxFS, err := fsutil.NewFS(o.ContextDir)
+	if err != nil {
+		return nil, err
+	}
+	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	if err != nil {
+		return nil, err
+	}
+	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
+	for _, k := range sortedKeys(o.BuildArgs) {
+		attrs["build-arg:"+k] = o.BuildArgs[k]
+	}
+	for _, k := range sortedKeys(o.Labels) {
+		attrs["label:"+k] = o.Labels[k]
+	}
+	if o.Target != "" {
+		attrs["target"] = o.Target
+	}
+	if len(o.Platforms) > 0 {
+		attrs["platform"] = strings.Join(o.Platforms, ",")
+	}
+	if o.NoCache {
+		attrs["no-cache"] = ""
+	}
+	opt := client.SolveOpt{
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		Exports: []client.ExportEntry{{
+			Type:      client.ExporterOCI,
+			Attrs:     map[string]string{"tar": "false"},
+			OutputDir: layoutDir,
+		}},
+	}
+	if o.Secrets != nil {
+		opt.Session = []session.Attachable{secretsprovider.NewSecretProvider(o.Secrets)}
+	}
+
+	c, err := client.New(ctx, o.Address)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to buildkitd at %s: %w", o.Address, err)
+	}
+	defer c.Close()
+
+	ch, done, err := startProgress(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Build(ctx, opt, "safebuild", frontend.Build, ch)
+	if perr := <-done; err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Digest: resp.ExporterResponse["containerimage.digest"]}
+	if o.Gate != nil {
+		if err := o.Gate(ctx, layoutDir); err != nil {
+			return nil, err
+		}
+	}
+	for _, out := range o.Outputs {
+		written, err := writeOutput(ctx, layoutDir, out)
+		if err != nil {
+			return nil, err
+		}
+		res.Written = append(res.Written, written...)
+	}
+	return res, nil
+}
+
+// startProgress shows BuildKit's progress in the chosen mode, masking secret values in logs.
+// done yields the display's error once the build has closed the status channel.
+func startProgress(ctx context.Context, o Options) (chan *client.SolveStatus, <-chan error, error) {
+	ch := make(chan *client.SolveStatus)
+	done := make(chan error, 1)
+	w := o.Progress
+	mode := progressui.DisplayMode(o.ProgressMode)
+	if w == nil {
+		w, mode = io.Discard, progressui.QuietMode
+	}
+	if mode == "" {
+		mode = progressui.AutoMode
+	}
+	d, err := progressui.NewDisplay(w, mode)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--progress %s: %w", mode, err)
+	}
+	shown := ch
+	if o.Redact != nil {
+		shown = make(chan *client.SolveStatus)
+		go func() {
+			defer close(shown)
+			for st := range ch {
+				for _, l := range st.Logs {
+					l.Data = o.Redact(l.Data)
+				}
+				shown <- st
+			}
+		}()
+	}
+	go func() {
+		// The display must drain the channel even after ctx ends, or the build blocks.
+		_, err := d.UpdateFrom(context.WithoutCancel(ctx), shown)
+		done <- err
+	}()
+	return ch, done, nil
+}

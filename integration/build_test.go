@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/safebuild/safebuild/integration/stack"
+)
+
+var (
+	safebuildOnce sync.Once
+	safebuildBin  string
+	safebuildErr  error
+)
+
+// safebuildBinary builds cmd/safebuild once per test run.
+func safebuildBinary(t *testing.T) string {
+	t.Helper()
+	safebuildOnce.Do(func() {
+		root, err := stack.ModuleRoot()
+		if err != nil {
+			safebuildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "safebuild-bin-")
+		if err != nil {
+			safebuildErr = err
+			return
+		}
+		safebuildBin = filepath.Join(dir, "safebuild")
+		cmd := exec.Command("go", "build", "-o", safebuildBin, "./cmd/safebuild")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			safebuildErr = errors.New("building cmd/safebuild: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if safebuildErr != nil {
+		t.Fatal(safebuildErr)
+	}
+	return safebuildBin
+}
+
+// safebuildCLI runs the safebuild binary as a GitHub Actions job would: BUILDKIT_HOST and
+// VAULT_ADDR point at the stack, and the job's OIDC endpoint is a loopback fake minting
+// tokens for the stack's github role.
+func safebuildCLI(t *testing.T, s *stack.Stack, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	getenv := fakeGitHubOIDC(t, func() (string, error) { return s.Vault.SignJWT(stack.GitHubClaims(time.Now())) })
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir(),
+		"BUILDKIT_HOST=" + s.BuildKit.Address, "VAULT_ADDR=" + s.Vault.Address}
+	for _, k := range []string{"GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
+		env = append(env, k+"="+getenv(k))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, safebuildBinary(t), args...)
+	cmd.Env = env
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// liveCITokens counts the tokens with the CI policy that Vault still holds.
+func liveCITokens(t *testing.T, s *stack.Stack) int {
+	t.Helper()
+	root, err := s.Vault.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := root.Logical().List("auth/token/accessors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	keys, _ := list.Data["keys"].([]any)
+	for _, k := range keys {
+		info, err := root.Auth().Token().LookupAccessor(k.(string))
+		if err != nil {
+			continue // revoked meanwhile
+		}
+		pols, _ := info.TokenPolicies()
+		for _, p := range pols {
+			if p == stack.CIPolicy {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestBuildCommand runs `safebuild build` on examples/clean with the npm token served from Vault
+// after a JWT login, writes an OCI archive, and checks the token is in neither the archive nor
+// the progress output and the login token is revoked; then a build that echoes the secret and
+// fails shows it masked, writes no output and also revokes its token.
+func TestBuildCommand(t *testing.T) {
+	s := needStack(t)
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := s.Vault.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "npm_" + randHex(t, 18)
+	if _, err := vc.KVv2("secret").Put(context.Background(), "ci/npm", map[string]any{"token": token}); err != nil {
+		t.Fatal(err)
+	}
+	before := liveCITokens(t, s)
+
+	t.Run("clean build writes its output", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "clean.tar")
+		stdout, stderr, err := safebuildCLI(t, s, "build", "--progress", "plain", "--build-arg", "BASE="+s.BaseImage,
+			"-o", "type=oci,dest="+out, filepath.Join(root, "examples", "clean"))
+		if err != nil {
+			t.Fatalf("safebuild build: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+		}
+		if !strings.Contains(stdout, "wrote oci-archive:"+out) {
+			t.Errorf("stdout does not report the output:\n%s", stdout)
+		}
+		layout := filepath.Join(t.TempDir(), "layout")
+		untar(t, out, layout)
+		if hits, err := searchLayout(layout, [][]byte{[]byte(token)}); err != nil || len(hits) > 0 {
+			t.Errorf("token in the archive: %v %v", hits, err)
+		}
+		if strings.Contains(stderr+stdout, token) {
+			t.Error("the token is in the command's output")
+		}
+		if n := liveCITokens(t, s); n != before {
+			t.Errorf("%d CI tokens alive after the build, %d before: the login token was not revoked", n, before)
+		}
+	})
+
+	t.Run("failed build is masked and writes nothing", func(t *testing.T) {
+		dir := t.TempDir()
+		df := "ARG BASE\nFROM ${BASE}\nRUN --mount=type=secret,id=npm_token,env=T,required=true echo \"token is $T\" && false\n"
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "never.tar")
+		stdout, stderr, err := safebuildCLI(t, s, "build", "--progress", "plain", "--build-arg", "BASE="+s.BaseImage,
+			"--config", filepath.Join(root, "examples", "clean", "safebuild.yaml"), "-o", out, dir)
+		if err == nil {
+			t.Fatal("the failing build succeeded")
+		}
+		if strings.Contains(stderr+stdout, token) {
+			t.Errorf("the token is in the output:\n%s", stderr)
+		}
+		if !strings.Contains(stderr, "token is ****") {
+			t.Errorf("the echoed secret is not shown masked:\n%s", stderr)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a failed build left %s behind", out)
+		}
+		entries, _ := os.ReadDir(filepath.Dir(out))
+		if len(entries) > 0 {
+			t.Errorf("a failed build left files in the output directory: %v", entries)
+		}
+		if n := liveCITokens(t, s); n != before {
+			t.Errorf("%d CI tokens alive after the failed build, %d before", n, before)
+		}
+	})
+
+	t.Run("non-vault secret sources are refused", func(t *testing.T) {
+		_, stderr, err := safebuildCLI(t, s, "build", "--secret", "id=x,src=/etc/hostname", filepath.Join(root, "examples", "clean"))
+		if err == nil || !strings.Contains(stderr, "only vault: sources are served") {
+			t.Fatalf("err %v, stderr:\n%s", err, stderr)
+		}
+		if strings.Contains(stderr, "/etc/hostname") {
+			t.Error("the refused source path is echoed")
+		}
+	})
+}
+
+func untar(t *testing.T, file, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("tar", "-xf", file, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("untar %s: %v\n%s", file, err, out)
+	}
+}
