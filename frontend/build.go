@@ -21,6 +21,8 @@ import (
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/safebuild/safebuild/policy"
 )
 
 // keySyntaxArg is the build-arg BuildKit's own Dockerfile frontend forwards to. safebuild never
@@ -88,6 +90,10 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 		},
 	}); err != nil || ok {
 		return res, err
+	}
+
+	if err := checkBeforeBuild(ctx, src, bc.BuildArgs, opts); err != nil {
+		return nil, err
 	}
 
 	defer func() {
@@ -191,4 +197,41 @@ func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
 		s.Ranges = append(s.Ranges, pbRange(r))
 	}
 	return errdefs.WithSource(err, s)
+}
+
+// checkBeforeBuild runs Check with the default rules and returns a *RefusedError, carrying the
+// Dockerfile location of the first violation, when anything is refused.
+func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[string]string, opts map[string]string) error {
+	sc, err := policy.NewScanner(policy.WithJobs(1))
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	var declared map[string]bool
+	if v, ok := opts[OptSecrets]; ok {
+		declared = map[string]bool{}
+		for _, id := range strings.Split(v, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				declared[id] = true
+			}
+		}
+	}
+	name := src.Filename
+	if name == "" {
+		name = "Dockerfile"
+	}
+	vs, err := Check(ctx, src.Data, CheckOptions{Filename: name, BuildArgs: buildArgs, Scanner: sc, DeclaredSecrets: declared})
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	refused := &RefusedError{Filename: name, Violations: vs}
+	for _, v := range vs {
+		if v.Location != nil {
+			return wrapSource(refused, src.SourceMap, v.Location)
+		}
+	}
+	return refused
 }

@@ -190,3 +190,74 @@ func untar(t *testing.T, file, dir string) {
 		t.Fatalf("untar %s: %v\n%s", file, err, out)
 	}
 }
+
+// TestBuildRefusesLeaks: `safebuild build` refuses examples/leaky before it runs (secret-named
+// ENV and ARG, a secret build-arg value), and examples/sneaky — whose Dockerfile is clean — after
+// it ran, from its layers: the COPY'd .npmrc, the deploy key "removed" in a later layer, and the
+// Vault-served value copied into a file, which only the canary can find. Exit code 1, a report
+// that names each place and never a value, and no output.
+func TestBuildRefusesLeaks(t *testing.T) {
+	s := needStack(t)
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const npmArg = "npm_KLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFR"
+	vc, err := s.Vault.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A value with no recognisable shape: only the canary can find it.
+	vaultValue := "plainwords-" + randHex(t, 10)
+	if _, err := vc.KVv2("secret").Put(context.Background(), "ci/npm", map[string]any{"token": vaultValue}); err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{npmArg, vaultValue, "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d", "npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7",
+		"npm_Zq7pRfW2nXs9LkT4yVb8HcM1gJdE6aUo3iNr", "MC4CAQAwBQYDK2VwBCIEIO2EqEKjiJHAb5bN9Hn7TppqPOQYTKLz1BzmPteZfBXm"}
+
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"examples/leaky", []string{"--build-arg", "NPM_TOKEN=" + npmArg, "--config", filepath.Join(root, "examples", "clean", "safebuild.yaml")}, []string{
+			"build refused before it ran",
+			"Dockerfile:7: ENV GITHUB_TOKEN", // secret-named ENV, and its value
+			"Dockerfile:10: ARG NPM_TOKEN",   // secret-named ARG
+			"--build-arg NPM_TOKEN holds a secret",
+		}},
+		{"examples/sneaky", nil, []string{
+			"build refused", "nothing was exported",
+			"app/.npmrc",           // COPY'd token
+			"app/deploy_key",       // the key, copied in
+			"root/.ssh/id_ed25519", // moved, then removed later
+			"removed in layer",
+			"root/.npm-token", "canary", // the Vault value, found as a canary
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "image.tar")
+			args := append([]string{"build", "--progress", "quiet", "--build-arg", "BASE=" + s.BaseImage, "-o", out}, tc.args...)
+			stdout, stderr, err := safebuildCLI(t, s, append(args, filepath.Join(root, tc.name))...)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("want exit code 1, got %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a refused build wrote %s", out)
+			}
+			for _, want := range tc.wants {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("report lacks %q:\n%s", want, stderr)
+				}
+			}
+			for _, secret := range secrets {
+				for _, line := range strings.Split(stderr+stdout, "\n") {
+					if strings.Contains(line, secret) {
+						t.Errorf("the report prints a secret: %s", strings.ReplaceAll(line, secret, "<SECRET>"))
+					}
+				}
+			}
+		})
+	}
+}

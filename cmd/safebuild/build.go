@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/safebuild/safebuild/frontend"
 	"github.com/safebuild/safebuild/frontend/runner"
+	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/vaultsrc"
 )
 
@@ -112,6 +115,7 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 	if err != nil {
 		return err
 	}
+	var canaries func() []policy.Canary
 	if len(cfg.Secrets) > 0 {
 		sess, err := vaultsrc.Connect(ctx, cfg.Vault)
 		if err != nil {
@@ -132,10 +136,27 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 		defer store.Close()
 		defer masker.wipe()
 		ro.Secrets = store
+		for id := range cfg.Secrets {
+			ro.SecretIDs = append(ro.SecretIDs, id)
+		}
+		sort.Strings(ro.SecretIDs)
 		ro.Redact = masker.redact
+		canaries = func() []policy.Canary {
+			var cs []policy.Canary
+			for _, c := range store.Canaries() {
+				cs = append(cs, policy.Canary(c))
+			}
+			return cs
+		}
 	}
+	ro.Gate = runner.ScanGate(canaries, cmd.ErrOrStderr())
 
 	res, err := runner.Run(ctx, ro)
+	var refused *runner.RefusedError
+	var dfRefused *frontend.RefusedError
+	if errors.As(err, &refused) || errors.As(err, &dfRefused) {
+		return &exitError{code: 1, err: err}
+	}
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ every layer a build produced before anything is exported. It also audits images 
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newBuildCmd())
 	root.AddCommand(newVaultCmd())
+	root.AddCommand(newScanCmd())
 	return root
 }
 

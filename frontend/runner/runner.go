@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/client"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
@@ -34,8 +35,10 @@ type Options struct {
 	Target                 string
 	Platforms              []string
 	NoCache                bool
-	// Secrets serves RUN --mount=type=secret; nil serves none (undeclared ids fail the step).
-	Secrets secrets.SecretStore
+	// Secrets serves RUN --mount=type=secret for the ids in SecretIDs; a Dockerfile mounting
+	// any other id is refused before the build starts.
+	Secrets   secrets.SecretStore
+	SecretIDs []string
 	// Outputs are written only after Gate passes.
 	Outputs []Output
 	// Progress receives BuildKit's progress display in ProgressMode ("auto", "plain", "tty",
@@ -112,6 +115,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.NoCache {
 		attrs["no-cache"] = ""
 	}
+	attrs[frontend.OptSecrets] = strings.Join(o.SecretIDs, ",")
 	opt := client.SolveOpt{
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
@@ -135,9 +139,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.Build(ctx, opt, "safebuild", frontend.Build, ch)
+	// The build function runs in this process: keep its own error, whose type (a refusal)
+	// the gRPC round trip through buildkitd would flatten.
+	var buildErr error
+	build := func(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
+		res, err := frontend.Build(ctx, c)
+		buildErr = err
+		return res, err
+	}
+	resp, err := c.Build(ctx, opt, "safebuild", build, ch)
 	if perr := <-done; err == nil && perr != nil {
 		err = perr
+	}
+	var refused *frontend.RefusedError
+	if errors.As(buildErr, &refused) {
+		return nil, refused
 	}
 	if err != nil {
 		return nil, err

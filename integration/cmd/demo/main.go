@@ -1,33 +1,27 @@
-// Command demo shows the problem safebuild solves on the real stack: examples/leaky built with
-// plain BuildKit leaves every planted credential in the exported image, and examples/clean, whose
-// token is served from Vault over the BuildKit session, leaves none. Run it with `make demo`.
+// Command demo shows safebuild's main job on the real stack: `safebuild build` refuses
+// examples/leaky before it runs and examples/sneaky after it ran (its layers leak), exporting
+// nothing, then builds examples/clean — whose npm token is served from Vault after a CI-style
+// OIDC login — and writes the image. Run it with `make demo`.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"time"
 
 	"github.com/safebuild/safebuild/integration/stack"
 )
-
-// planted are the fake credentials examples/leaky hides, and where each comes from.
-var planted = []struct{ name, value string }{
-	{"ENV GITHUB_TOKEN", "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"},
-	{"build-arg NPM_TOKEN", leakyNPMToken},
-	{".npmrc _authToken (COPY app/)", "npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7"},
-	{"deploy key (copied, then rm'd)", "MC4CAQAwBQYDK2VwBCIEIO2EqEKjiJHAb5bN9Hn7TppqPOQYTKLz1BzmPteZfBXm"},
-}
-
-const leakyNPMToken = "npm_KLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFR"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,7 +38,18 @@ func run(ctx context.Context, w io.Writer) (retErr error) {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "starting the stack: buildkitd, registry, Vault, busybox base image…")
+	work, err := os.MkdirTemp("", "safebuild-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "safebuild")
+	fmt.Fprintln(w, "building safebuild, starting the stack (buildkitd, registry, Vault)…")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/safebuild")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
 	s, err := stack.Start(ctx)
 	if err != nil {
 		return err
@@ -54,114 +59,72 @@ func run(ctx context.Context, w io.Writer) (retErr error) {
 			retErr = err
 		}
 	}()
-	work, err := os.MkdirTemp("", "safebuild-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
 
-	fmt.Fprintf(w, "\n== 1. examples/leaky, built with plain BuildKit ==\n")
-	leaky := filepath.Join(work, "leaky")
-	err = s.BuildKit.Build(ctx, stack.BuildOptions{
-		ContextDir: filepath.Join(root, "examples", "leaky"),
-		BuildArgs:  map[string]string{"BASE": s.BaseImage, "NPM_TOKEN": leakyNPMToken},
-		OCILayout:  leaky,
-	})
-	if err != nil {
-		return err
-	}
-	needles := make([][]byte, len(planted))
-	for i, p := range planted {
-		needles[i] = []byte(p.value)
-	}
-	hits, err := stack.SearchLayout(leaky, needles...)
-	if err != nil {
-		return err
-	}
-	kinds, err := blobKinds(leaky)
-	if err != nil {
-		return err
-	}
-	found := make([][]string, len(planted))
-	for _, h := range hits {
-		where := kinds[h.Blob] + " " + short(h.Blob)
-		if h.Entry != "" {
-			where += " /" + h.Entry
+	// A stand-in for GitHub Actions' OIDC endpoint: it hands the job an ID token that the
+	// stack's Vault trusts for the role "github".
+	oidc := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		tok, err := s.Vault.SignJWT(stack.GitHubClaims(time.Now()))
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusInternalServerError)
+			return
 		}
-		found[h.Needle] = append(found[h.Needle], where)
+		json.NewEncoder(rw).Encode(map[string]string{"value": tok})
+	}))
+	defer oidc.Close()
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + work, "TMPDIR=" + work,
+		"BUILDKIT_HOST=" + s.BuildKit.Address, "VAULT_ADDR=" + s.Vault.Address,
+		"GITHUB_ACTIONS=true", "ACTIONS_ID_TOKEN_REQUEST_URL=" + oidc.URL + "/token", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=demo",
 	}
-	for i, p := range planted {
-		fmt.Fprintf(w, "  %-32s ", p.name)
-		if len(found[i]) == 0 {
-			fmt.Fprintln(w, "not found")
-			continue
-		}
-		fmt.Fprintln(w, "LEAKED in "+strings.Join(found[i], ", "))
-	}
-
-	fmt.Fprintf(w, "\n== 2. examples/clean, npm token served from Vault (secret/ci/npm#token) ==\n")
 	vc, err := s.Vault.Client()
 	if err != nil {
 		return err
 	}
-	const token = "npm_vAu1tServedT0kenNeverInTheImage0001"
-	if _, err := vc.KVv2("secret").Put(ctx, "ci/npm", map[string]any{"token": token}); err != nil {
+	if _, err := vc.KVv2("secret").Put(ctx, "ci/npm", map[string]any{"token": "npm_vAu1tServedT0kenNeverInTheImage0001"}); err != nil {
 		return fmt.Errorf("writing secret/ci/npm: %w", err)
 	}
-	clean := filepath.Join(work, "clean")
-	err = s.BuildKit.Build(ctx, stack.BuildOptions{
-		ContextDir: filepath.Join(root, "examples", "clean"),
-		BuildArgs:  map[string]string{"BASE": s.BaseImage},
-		Secrets:    stack.KVSecrets(vc, "secret", map[string]stack.KVRef{"npm_token": {Path: "ci/npm", Field: "token"}}),
-		OCILayout:  clean,
-	})
-	if err != nil {
+
+	safebuild := func(args ...string) error {
+		fmt.Fprintf(w, "\n$ safebuild %s\n", strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env, cmd.Dir = env, root
+		cmd.Stdout, cmd.Stderr = w, w
+		return cmd.Run()
+	}
+	base := "BASE=" + s.BaseImage
+
+	refused := func(name string, args ...string) error {
+		out := filepath.Join(work, filepath.Base(name)+".tar")
+		err := safebuild(append(append([]string{"build", "--progress", "quiet", "--build-arg", base, "-o", out}, args...), name)...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			return fmt.Errorf("%s was not refused (%v)", name, err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			return fmt.Errorf("the refused build of %s wrote its output", name)
+		}
+		fmt.Fprintf(w, "(exit code 1; %s was not written)\n", filepath.Base(out))
+		return nil
+	}
+
+	fmt.Fprintf(w, "\n== 1. examples/leaky: a token in ENV, a secret-named ARG, a token passed as a build-arg ==\n")
+	fmt.Fprintf(w, "   refused before anything runs, with the Dockerfile lines:\n")
+	if err := refused("examples/leaky", "--build-arg", "NPM_TOKEN=npm_KLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFR"); err != nil {
 		return err
 	}
-	hits, err = stack.SearchLayout(clean, []byte(token))
-	if err != nil {
+
+	fmt.Fprintf(w, "\n== 2. examples/sneaky: a clean Dockerfile whose layers leak ==\n")
+	fmt.Fprintf(w, "   a COPY'd .npmrc, a key rm'd in a later layer, the Vault token copied into a file;\n")
+	fmt.Fprintf(w, "   built, then refused before export by the layer scan (the Vault value is a canary):\n")
+	if err := refused("examples/sneaky"); err != nil {
 		return err
 	}
-	if len(hits) > 0 {
-		return fmt.Errorf("the Vault-served token leaked into %v", hits)
+
+	fmt.Fprintf(w, "\n== 3. examples/clean: the npm token is mounted from Vault (secret/ci/npm#token) for one step ==\n")
+	out := filepath.Join(work, "clean.tar")
+	if err := safebuild("build", "--progress", "quiet", "--build-arg", base, "-o", out, "examples/clean"); err != nil {
+		return fmt.Errorf("the clean build failed: %w", err)
 	}
-	fmt.Fprintln(w, "  the step used the token; it is in no layer, config or manifest")
-	fmt.Fprintln(w, "\nsafebuild's gates (next issues) fail build 1 before export and let build 2 through.")
+	fmt.Fprintf(w, "(exit code 0; the Vault login token was revoked when the build ended)\n")
 	return nil
-}
-
-// blobKinds labels the blobs of an OCI layout as index, manifest, config or layer.
-func blobKinds(dir string) (map[string]string, error) {
-	kinds := map[string]string{}
-	var idx ocispec.Index
-	if err := readJSON(filepath.Join(dir, "index.json"), &idx); err != nil {
-		return nil, err
-	}
-	for _, d := range idx.Manifests {
-		kinds[d.Digest.String()] = "manifest"
-		var m ocispec.Manifest
-		if err := readJSON(filepath.Join(dir, "blobs", d.Digest.Algorithm().String(), d.Digest.Encoded()), &m); err != nil {
-			return nil, err
-		}
-		kinds[m.Config.Digest.String()] = "image config"
-		for i, l := range m.Layers {
-			kinds[l.Digest.String()] = fmt.Sprintf("layer %d", i)
-		}
-	}
-	return kinds, nil
-}
-
-func readJSON(path string, v any) error {
-	dt, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(dt, v)
-}
-
-func short(dgst string) string {
-	if len(dgst) > 19 {
-		return dgst[:19]
-	}
-	return dgst
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/report"
+)
+
+// scanOptions are the flags of `safebuild scan`.
+type scanOptions struct {
+	format      string
+	output      string
+	config      string
+	noRedact    bool
+	showSecrets bool
+	scanBinary  bool
+	jobs        int
+}
+
+func newScanCmd() *cobra.Command {
+	o := &scanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan PATH",
+		Short: "Scan a file or directory for secrets",
+		Long: `scan looks for credentials in a file or a directory tree with gitleaks' default rules plus
+safebuild's build-specific rules (or the rules of --config, a gitleaks TOML config).
+A .gitleaksignore file in PATH (a directory) suppresses findings by fingerprint.
+
+Exit status: 0 no findings, 1 findings, 2 error.`,
+		Example: `  safebuild scan .
+  safebuild scan --format sarif --output scan.sarif ./build-context
+  safebuild scan --config .gitleaks.toml --format json dist/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd.Context(), cmd.OutOrStdout(), o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.format, "format", "text", "report format: "+strings.Join(report.Formats, ", "))
+	f.StringVar(&o.output, "output", "", "write the report to this file instead of standard output")
+	f.StringVar(&o.config, "config", "", "rules config (gitleaks TOML; default: gitleaks' default rules + safebuild's build rules)")
+	f.BoolVar(&o.noRedact, "no-redact", false, "print raw secrets in the report (requires --show-secrets)")
+	f.BoolVar(&o.showSecrets, "show-secrets", false, "confirm that --no-redact may print raw secrets")
+	f.BoolVar(&o.scanBinary, "scan-binary", false, "run the rules over binary files too")
+	f.IntVar(&o.jobs, "jobs", 0, "files scanned in parallel (default: number of CPUs)")
+	return cmd
+}
+
+func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string) error {
+	if o.noRedact && !o.showSecrets {
+		return errors.New("--no-redact prints raw secrets; add --show-secrets to confirm")
+	}
+	w, err := report.New(o.format)
+	if err != nil {
+		return err
+	}
+	opts := []policy.Option{policy.WithBinary(o.scanBinary), policy.WithSecrets(o.noRedact)}
+	if o.jobs != 0 {
+		opts = append(opts, policy.WithJobs(o.jobs))
+	}
+	if o.config != "" {
+		rs, err := policy.LoadConfigFile(o.config)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, policy.WithRules(rs))
+	}
+	ignore, err := readGitleaksIgnore(path)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, policy.WithIgnore(ignore...))
+	s, err := policy.NewScanner(opts...)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	var findings []policy.Finding
+	stats, scanErr := s.Scan(ctx, &policy.FS{Root: path}, func(f policy.Finding) error {
+		findings = append(findings, f)
+		return nil
+	})
+	policy.SortFindings(findings)
+	if err := writeReport(stdout, o, w, &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact}); err != nil {
+		return err
+	}
+	if scanErr != nil {
+		return fmt.Errorf("scan incomplete: %w", scanErr)
+	}
+	if len(findings) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d findings", len(findings))}
+	}
+	return nil
+}
+
+// writeReport writes r to --output, or to stdout.
+func writeReport(stdout io.Writer, o *scanOptions, w report.Writer, r *report.Report) error {
+	if o.output == "" {
+		return w.Write(stdout, r)
+	}
+	f, err := os.Create(o.output)
+	if err != nil {
+		return fmt.Errorf("creating report: %w", err)
+	}
+	if err := w.Write(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s report to %s: %w", o.format, o.output, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s report to %s: %w", o.format, o.output, err)
+	}
+	return nil
+}
+
+// readGitleaksIgnore reads root/.gitleaksignore when root is a directory that has one.
+func readGitleaksIgnore(root string) ([]string, error) {
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, nil // the scan itself reports a bad root
+	}
+	f, err := os.Open(filepath.Join(root, ".gitleaksignore"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading .gitleaksignore: %w", err)
+	}
+	defer f.Close()
+	return policy.ParseIgnore(bufio.NewReader(f))
+}

@@ -1,0 +1,71 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/image"
+	"github.com/safebuild/safebuild/policy/imagescan"
+)
+
+// RefusedError is the gate's verdict on an image holding secrets. Its message says how many
+// and that nothing was exported; the findings (never the values) are for reports.
+type RefusedError struct {
+	Findings []imagescan.Finding
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("build refused: %d secret(s) found in the image; nothing was exported", len(e.Findings))
+}
+
+// ScanGate returns the gate `safebuild build` uses: every image in the layout is scanned with
+// the engine's rules plus, as canaries, the secret values the build was served (canaries is
+// called when the gate runs, after the build); findings are written to report as text.
+func ScanGate(canaries func() []policy.Canary, report io.Writer, opts ...policy.Option) Gate {
+	return func(ctx context.Context, dir string) error {
+		var cs []policy.Canary
+		if canaries != nil {
+			for _, c := range canaries() {
+				if len(c.Value) >= policy.MinCanaryLen {
+					cs = append(cs, c)
+				}
+			}
+		}
+		sc, err := policy.NewScanner(append(opts, policy.WithCanaries(cs...))...)
+		for _, c := range cs {
+			clear(c.Value)
+		}
+		if err != nil {
+			return err
+		}
+		defer sc.Close()
+		set, err := image.Open(ctx, image.Ref{Kind: image.OCILayout, Target: dir}, image.Options{})
+		if err != nil {
+			return fmt.Errorf("opening the built image: %w", err)
+		}
+		defer set.Close()
+		var findings []imagescan.Finding
+		for _, img := range set.Images {
+			img.Source = "built image"
+			_, err := imagescan.Scan(ctx, sc, img, imagescan.Options{}, func(f imagescan.Finding) error {
+				findings = append(findings, f)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("scanning the built image: %w", err)
+			}
+		}
+		if len(findings) == 0 {
+			return nil
+		}
+		if report != nil {
+			fmt.Fprintf(report, "\nsafebuild: secrets found in the built image (nothing was exported):\n")
+			if err := imagescan.WriteText(report, findings); err != nil {
+				return err
+			}
+		}
+		return &RefusedError{Findings: findings}
+	}
+}

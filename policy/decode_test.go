@@ -1,0 +1,58 @@
+package policy
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"testing"
+)
+
+func TestDecodedFindings(t *testing.T) {
+	secretLine := "GITHUB_TOKEN=" + testPAT
+	b64 := base64.StdEncoding.EncodeToString([]byte(secretLine))
+	twice := base64.StdEncoding.EncodeToString([]byte("x: " + b64))
+	cases := []struct {
+		name, content string
+		depth         int
+		want          bool
+		tag           string
+	}{
+		{"base64", "data:\n  env: " + b64 + "\n", 2, true, "decoded:base64"},
+		{"base64url", "v=" + base64.RawURLEncoding.EncodeToString([]byte(secretLine+"?>")), 2, true, "decoded:base64"},
+		{"hex", "blob " + hex.EncodeToString([]byte(secretLine)) + "\n", 2, true, "decoded:hex"},
+		{"nested, depth 2", "v: " + twice, 2, true, "decoded:base64,base64"},
+		{"nested, depth 1", "v: " + twice, 1, false, ""},
+		{"off", "data:\n  env: " + b64 + "\n", 0, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newTestScanner(t, WithDecodeDepth(c.depth))
+			fs := scanText(t, s, "k8s/secret.yaml", c.content)
+			var got *Finding
+			for i := range fs {
+				if fs[i].RuleID == "github-pat" {
+					got = &fs[i]
+				}
+			}
+			if (got != nil) != c.want {
+				t.Fatalf("found=%v, want %v (%v)", got != nil, c.want, ruleIDs(fs))
+			}
+			if got == nil {
+				return
+			}
+			if !strings.Contains(strings.Join(got.Tags, " "), c.tag) {
+				t.Errorf("tags %v, want %s", got.Tags, c.tag)
+			}
+			if strings.Contains(c.content, "\n  env: ") && (got.Line != 2 || got.Column != 8) {
+				t.Errorf("location %d:%d, want the encoded run's 2:8", got.Line, got.Column)
+			}
+		})
+	}
+}
+
+func TestDecodeSkipsBinaryAndIdentifiers(t *testing.T) {
+	in := []byte("TestLoadConfigExtendDefault MIIEvQIBADANBgkqhkiG9w0BAQEFAASC deadbeefdeadbeefdeadbeefdeadbeef")
+	for _, seg := range decodeSegments(in, 0, len(in)) {
+		t.Errorf("decoded non-text run %q", in[seg.start:seg.end])
+	}
+}

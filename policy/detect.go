@@ -1,0 +1,504 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+
+	"github.com/h2non/filetype"
+)
+
+// allowSignature on a line suppresses findings on it, as in gitleaks.
+var allowSignature = []byte("gitleaks:allow")
+
+// sniffLen is how much of a fragment's start decides whether it is binary.
+const sniffLen = 8192
+
+type span struct{ start, end int }
+
+// cand is a finding before global filtering, positions relative to the window buffer.
+type cand struct {
+	rule   *compiledRule
+	start  int
+	end    int
+	line   int
+	secret []byte
+	match  []byte
+}
+
+// detector is one worker's reusable state: window buffer, lower-cased copy, keyword spans.
+type detector struct {
+	s       *Scanner
+	rs      *Ruleset
+	wr      *windowReader
+	lower   []byte
+	active  []bool
+	spans   [][]span
+	touched []int32
+	cands   []cand
+}
+
+func newDetector(s *Scanner) *detector {
+	rs := s.opts.rules
+	size := s.opts.window
+	return &detector{
+		s:      s,
+		rs:     rs,
+		wr:     newWindowReader(nil, size, reachCap),
+		lower:  make([]byte, size+2*reachCap),
+		active: make([]bool, len(rs.rules)),
+		spans:  make([][]span, len(rs.rules)),
+	}
+}
+
+// scan reads one fragment, from r or from open(), and emits its findings.
+func (d *detector) scan(ctx context.Context, o Origin, r io.Reader, open func() (io.ReadCloser, error), emit func(Finding) error) (Stats, error) {
+	st := Stats{Files: 1}
+	path := o.Path
+	rulesOn := !d.pathAllowedGlobally(path)
+	if rulesOn {
+		if err := d.pathRules(o, emit); err != nil {
+			return st, err
+		}
+	}
+	canaries := d.s.canaries
+	if !rulesOn && canaries == nil {
+		st.Skipped = 1
+		return st, nil
+	}
+	if r == nil {
+		rc, err := open()
+		if err != nil {
+			st.Skipped = 1
+			return st, err
+		}
+		defer rc.Close()
+		r = rc
+	}
+	wr := d.wr
+	wr.reset(r)
+	defer func() { wr.r = nil }()
+	first := true
+	for {
+		if err := ctx.Err(); err != nil {
+			st.Bytes = wr.read
+			return st, err
+		}
+		ok, err := wr.next()
+		if err != nil {
+			st.Bytes = wr.read
+			st.Skipped = 1
+			return st, err
+		}
+		if !ok {
+			break
+		}
+		w := &wr.w
+		if first {
+			first = false
+			if rulesOn && !d.s.opts.binary && isBinary(w.buf[:min(len(w.buf), sniffLen)]) {
+				rulesOn = false
+				if canaries == nil {
+					st.Skipped = 1
+					st.Bytes = wr.read
+					return st, nil
+				}
+			}
+		}
+		if rulesOn {
+			if err := d.detectWindow(o, w, emit); err != nil {
+				st.Bytes = wr.read
+				return st, err
+			}
+			if err := d.detectDecoded(o, w, d.s.opts.decodeDepth, emit); err != nil {
+				st.Bytes = wr.read
+				return st, err
+			}
+		}
+		if canaries != nil {
+			if err := canaries.find(o, w, emit); err != nil {
+				st.Bytes = wr.read
+				return st, err
+			}
+		}
+	}
+	st.Bytes = wr.read
+	return st, nil
+}
+
+// detectDecoded decodes the encoded runs that start in w's own part and runs the rules over the
+// decoded text, recursively up to depth.
+func (d *detector) detectDecoded(o Origin, w *window, depth int, emit func(Finding) error) error {
+	if depth <= 0 {
+		return nil
+	}
+	for _, seg := range decodeSegments(w.buf, w.ownStart, w.ownEnd) {
+		sub := &window{buf: seg.data, line: 1, ownEnd: len(seg.data), decoded: seg.enc}
+		if w.decoded != "" {
+			sub.decoded = w.decoded + "," + seg.enc
+			sub.atLine, sub.atColumn = w.atLine, w.atColumn
+		} else {
+			sub.atLine = w.line + bytes.Count(w.buf[:seg.start], []byte{'\n'})
+			sub.atColumn = column(w, seg.start)
+		}
+		if err := d.detectWindow(o, sub, emit); err != nil {
+			return err
+		}
+		if err := d.detectDecoded(o, sub, depth-1, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isBinary reports whether content looks binary: a NUL byte, or a file type that gitleaks
+// treats as binary (archives, executables, documents: MIME type application/*). File-type
+// sniffing is skipped for heads of plain ASCII text, which costs 10 µs a file: the types it
+// would find there (PDF, RTF, PostScript) are then scanned as text, which is safe.
+func isBinary(head []byte) bool {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	if isPlainText(head[:min(len(head), 512)]) {
+		return false
+	}
+	kind, err := filetype.Match(head)
+	return err == nil && kind.MIME.Type == "application"
+}
+
+// isPlainText reports whether b is printable ASCII and whitespace only.
+func isPlainText(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x7f || c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' {
+			return false
+		}
+	}
+	return true
+}
+
+// pathAllowedGlobally reports whether a global allowlist skips the whole fragment by path.
+func (d *detector) pathAllowedGlobally(path string) bool {
+	for _, a := range d.rs.global {
+		if a.pathOnlySkip(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathOnlySkip reports whether this allowlist skips a fragment (or a rule) by path alone:
+// with OR, any path match; with AND, a path match when the allowlist checks nothing else.
+func (a *compiledAllowlist) pathOnlySkip(path string) bool {
+	if a.paths == nil || path == "" {
+		return false
+	}
+	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil) {
+		return false
+	}
+	return a.paths.get().MatchString(path)
+}
+
+// pathRules decides which rules apply to path and reports path-only rules that fire on it.
+func (d *detector) pathRules(o Origin, emit func(Finding) error) error {
+	path := o.Path
+	for i, r := range d.rs.rules {
+		on := true
+		if r.path != nil && !r.path.get().MatchString(path) {
+			on = false
+		}
+		for _, a := range r.allow {
+			if on && a.pathOnlySkip(path) {
+				on = false
+			}
+		}
+		d.active[i] = on && r.re != nil
+		if on && r.re == nil {
+			f := d.newFinding(r, o, 0, 0, "file detected: "+path, nil)
+			if d.ignored(&f) {
+				continue
+			}
+			if err := emit(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var lowerTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+func asciiLower(dst, src []byte) {
+	dst = dst[:len(src)]
+	for i, c := range src {
+		dst[i] = lowerTable[c]
+	}
+}
+
+// detectWindow runs one keyword pass over the window, then each rule's regex only over the
+// lines around that rule's keyword hits.
+func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) error {
+	buf := w.buf
+	rs := d.rs
+	d.touched = d.touched[:0]
+	if rs.ac != nil && len(buf) > 0 {
+		lower := d.lower[:len(buf)]
+		asciiLower(lower, buf)
+		for _, m := range rs.ac.FindAllOverlapping(lower) {
+			for _, ri := range rs.kwRules[m.PatternID] {
+				if !d.active[ri] {
+					continue
+				}
+				sr := rs.rules[ri].spread
+				sp := span{max(0, m.Start-sr.before), min(len(buf), m.End+sr.after)}
+				l := d.spans[ri]
+				if len(l) == 0 {
+					d.touched = append(d.touched, ri)
+				} else if last := &l[len(l)-1]; sp.start <= last.end && sp.start >= last.start {
+					last.end = max(last.end, sp.end)
+					continue
+				}
+				d.spans[ri] = append(l, sp)
+			}
+		}
+	}
+	for _, ri := range rs.noKeyword {
+		if d.active[ri] {
+			if len(d.spans[ri]) == 0 {
+				d.touched = append(d.touched, ri)
+			}
+			d.spans[ri] = append(d.spans[ri][:0], span{0, len(buf)})
+		}
+	}
+	slices.Sort(d.touched)
+	d.cands = d.cands[:0]
+	for _, ri := range d.touched {
+		d.runRule(rs.rules[ri], w, d.mergeSpans(buf, d.spans[ri]), o.Path)
+		d.spans[ri] = d.spans[ri][:0]
+	}
+	return d.report(o, w, emit)
+}
+
+// snapLimit bounds how far a span is widened to reach a line boundary.
+const snapLimit = 4 << 10
+
+// mergeGap joins spans closer than this: scanning a few hundred more bytes costs less than
+// another call into the regex engine.
+const mergeGap = 256
+
+// mergeSpans sorts spans, widens each to whole lines (up to snapLimit) and merges overlaps.
+func (d *detector) mergeSpans(buf []byte, spans []span) []span {
+	if !slices.IsSortedFunc(spans, func(a, b span) int { return a.start - b.start }) {
+		slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
+	}
+	out := spans[:0]
+	for _, sp := range spans {
+		sp.start = lineStart(buf, sp.start)
+		sp.end = lineEnd(buf, sp.end)
+		if n := len(out); n > 0 && sp.start <= out[n-1].end+mergeGap {
+			out[n-1].end = max(out[n-1].end, sp.end)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// lineStart returns the start of the line holding buf[i], looking back at most snapLimit bytes.
+func lineStart(buf []byte, i int) int {
+	lo := max(0, i-snapLimit)
+	if j := bytes.LastIndexByte(buf[lo:i], '\n'); j >= 0 {
+		return lo + j + 1
+	}
+	return lo
+}
+
+// lineEnd returns the end of the line holding buf[i-1], including its newline, looking ahead at
+// most snapLimit bytes.
+func lineEnd(buf []byte, i int) int {
+	if i > 0 && buf[i-1] == '\n' {
+		return i
+	}
+	hi := min(len(buf), i+snapLimit)
+	if j := bytes.IndexByte(buf[i:hi], '\n'); j >= 0 {
+		return i + j + 1
+	}
+	return hi
+}
+
+// runRule runs r's regex over spans and collects candidates that start in the window's own part.
+func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string) {
+	buf := w.buf
+	for _, sp := range spans {
+		if !r.pre.get().Match(buf[sp.start:sp.end]) {
+			continue
+		}
+		for _, m := range r.re.get().FindAllIndex(buf[sp.start:sp.end], -1) {
+			a, b := sp.start+m[0], sp.start+m[1]
+			// gitleaks trims newlines off the match before using it.
+			for a < b && buf[a] == '\n' {
+				a++
+			}
+			for b > a && buf[b-1] == '\n' {
+				b--
+			}
+			if a < w.ownStart || a >= w.ownEnd || a == b {
+				continue
+			}
+			d.candidate(r, w, a, b, path)
+		}
+	}
+}
+
+// candidate applies secret-group extraction, entropy, gitleaks:allow and allowlists to one
+// match, as gitleaks does, and keeps it if it survives.
+func (d *detector) candidate(r *compiledRule, w *window, a, b int, path string) {
+	buf := w.buf
+	match := buf[a:b]
+	secret := match
+	// As gitleaks: the groups come from re-running the regex on the match alone.
+	if g := r.re.get().FindSubmatchIndex(match); len(g) >= 4 {
+		if r.SecretGroup > 0 {
+			if g[2*r.SecretGroup] >= 0 {
+				secret = match[g[2*r.SecretGroup]:g[2*r.SecretGroup+1]]
+			}
+		} else {
+			for i := 1; 2*i < len(g); i++ {
+				if g[2*i] >= 0 && g[2*i+1] > g[2*i] {
+					secret = match[g[2*i]:g[2*i+1]]
+					break
+				}
+			}
+		}
+	}
+	if r.Entropy != 0 && entropy(string(secret)) <= r.Entropy {
+		return
+	}
+	ls, le := lineStart(buf, a), lineEnd(buf, b)
+	line := buf[ls:le]
+	if !d.s.opts.ignoreAllow && bytes.Contains(line, allowSignature) {
+		return
+	}
+	for _, al := range d.rs.global {
+		if al.allows(secret, match, line, path) {
+			return
+		}
+	}
+	for _, al := range r.allow {
+		if al.allows(secret, match, line, path) {
+			return
+		}
+	}
+	d.cands = append(d.cands, cand{rule: r, start: a, end: b, secret: secret, match: match,
+		line: w.line + bytes.Count(buf[:a], []byte{'\n'})})
+}
+
+// allows reports whether the allowlist suppresses a finding, with gitleaks' semantics.
+func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool {
+	target := secret
+	switch a.target {
+	case TargetMatch:
+		target = match
+	case TargetLine:
+		target = line
+	}
+	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
+	stopOK := a.stop != nil && len(secret) > 0 && a.stop.IsMatch(bytes.ToLower(secret))
+	if a.cond == ConditionAnd {
+		if a.paths != nil && !a.paths.get().MatchString(path) {
+			return false
+		}
+		if a.regexes != nil && !regexOK {
+			return false
+		}
+		if a.stop != nil && !stopOK {
+			return false
+		}
+		return true
+	}
+	return regexOK || stopOK
+}
+
+// report drops fallback candidates covered by a specific rule, then emits the rest.
+func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
+	for i := range d.cands {
+		c := &d.cands[i]
+		if c.rule.generic && d.covered(c) {
+			continue
+		}
+		line, col := c.line, column(w, c.start)
+		if w.decoded != "" {
+			line, col = w.atLine, w.atColumn
+		}
+		f := d.newFinding(c.rule, o, line, col, string(c.match), c.secret)
+		if w.decoded != "" {
+			f.Tags = append(append([]string(nil), f.Tags...), "decoded:"+w.decoded)
+		}
+		if d.ignored(&f) {
+			continue
+		}
+		if err := emit(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// covered reports whether another, non-fallback rule found a secret containing c's on c's line.
+func (d *detector) covered(c *cand) bool {
+	for j := range d.cands {
+		o := &d.cands[j]
+		if o.rule != c.rule && !o.rule.generic && o.line == c.line && bytes.Contains(o.secret, c.secret) {
+			return true
+		}
+	}
+	return false
+}
+
+func column(w *window, i int) int {
+	if j := bytes.LastIndexByte(w.buf[:i], '\n'); j >= 0 {
+		return i - j
+	}
+	return w.col + i + 1
+}
+
+func (d *detector) newFinding(r *compiledRule, o Origin, line, col int, match string, secret []byte) Finding {
+	h := sha256Hex(secret)
+	if secret == nil {
+		h = sha256Hex([]byte(match))
+	}
+	f := Finding{
+		RuleID:       r.ID,
+		Description:  r.Description,
+		Origin:       o,
+		Line:         line,
+		Column:       col,
+		Severity:     r.Severity,
+		Tags:         r.Tags,
+		SecretSHA256: h,
+		Fingerprint:  fingerprint(r.ID, o, h),
+	}
+	if secret == nil {
+		f.Redacted = match
+		return f
+	}
+	f.Entropy = entropy(string(secret))
+	f.Redacted = redact(match, string(secret))
+	if d.s.opts.secrets {
+		f.Secret = string(secret)
+	}
+	return f
+}
+
+func (d *detector) ignored(f *Finding) bool {
+	ig := d.s.opts.ignore
+	return ig != nil && (ig[f.GitleaksFingerprint()] || ig[f.Fingerprint])
+}

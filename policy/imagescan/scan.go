@@ -1,0 +1,219 @@
+package imagescan
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/image"
+)
+
+// Origin kinds of image content.
+const (
+	OriginLayer  = "layer"
+	OriginConfig = "config"
+	// OriginManifest is a manifest or index annotation.
+	OriginManifest = "manifest"
+)
+
+// Layer locates a finding in a layer: the JSON report's "layer" object.
+type Layer struct {
+	Index     int    `json:"index"`
+	Digest    string `json:"digest"`
+	DiffID    string `json:"diff_id"`
+	CreatedBy string `json:"created_by"`
+	// RemovedInLayer is the later layer that whites the file out; the bytes are still in this
+	// layer's blob, so the finding stands.
+	RemovedInLayer *int `json:"removed_in_layer"`
+}
+
+// Finding is an engine finding located in an image.
+type Finding struct {
+	policy.Finding
+	// Image is the image's source ("oci:/path", "registry:host/app:1") and Platform its
+	// platform, when the source is an index.
+	Image, Platform string
+	// Layer is set for findings in layer files, nil for config and manifest findings.
+	Layer *Layer
+}
+
+// Options tune Scan.
+type Options struct {
+	// Jobs is how many layers are read at once. Default: GOMAXPROCS.
+	Jobs int
+}
+
+// Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
+// every layer has been read (a finding's RemovedInLayer needs the later layers' whiteouts).
+func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, error) {
+	start := time.Now()
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return policy.Stats{}, err
+	}
+	var (
+		mu       sync.Mutex
+		stats    policy.Stats
+		findings []Finding
+	)
+	collect := func(l *Layer) func(policy.Finding) error {
+		return func(f policy.Finding) error {
+			mu.Lock()
+			defer mu.Unlock()
+			findings = append(findings, Finding{Finding: f, Image: img.Source, Platform: img.PlatformString(), Layer: l})
+			return nil
+		}
+	}
+	addStats := func(st policy.Stats) {
+		mu.Lock()
+		defer mu.Unlock()
+		stats.Files += st.Files
+		stats.Bytes += st.Bytes
+		stats.Skipped += st.Skipped
+	}
+
+	if err := scanConfig(ctx, sc, img, collect(nil), addStats); err != nil {
+		return stats, err
+	}
+	wo := image.NewWhiteouts()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, l := range layers {
+		info := &Layer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, CreatedBy: RedactCreatedBy(l.CreatedBy)}
+		g.Go(func() error {
+			emitL := collect(info)
+			return image.WalkLayer(gctx, l, wo, func(e image.Entry) error {
+				if e.Content == nil {
+					return nil
+				}
+				o := policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: e.Path}
+				st, err := sc.ScanReader(gctx, o, e.Content, emitL)
+				addStats(st)
+				if err != nil {
+					return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, e.Path, err)
+				}
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return stats, err
+	}
+	for i := range findings {
+		if l := findings[i].Layer; l != nil {
+			// Findings share one Layer per layer; give each its own copy to annotate.
+			c := *l
+			if r, ok := wo.RemovedIn(findings[i].Origin.Path, l.Index); ok {
+				c.RemovedInLayer = &r
+			}
+			findings[i].Layer = &c
+		}
+	}
+	Sort(findings)
+	stats.Duration = time.Since(start)
+	for _, f := range findings {
+		if err := emit(f); err != nil {
+			return stats, err
+		}
+	}
+	return stats, nil
+}
+
+// Sort orders findings: by image and platform, config and manifest findings before layer
+// findings, then by layer, path, line, column and rule ID.
+func Sort(fs []Finding) {
+	layer := func(f Finding) int {
+		if f.Layer == nil {
+			return -1
+		}
+		return f.Layer.Index
+	}
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		switch {
+		case a.Image != b.Image:
+			return a.Image < b.Image
+		case a.Platform != b.Platform:
+			return a.Platform < b.Platform
+		case layer(a) != layer(b):
+			return layer(a) < layer(b)
+		case a.Origin.Kind != b.Origin.Kind:
+			return a.Origin.Kind < b.Origin.Kind
+		case a.Origin.Path != b.Origin.Path:
+			return a.Origin.Path < b.Origin.Path
+		case a.Line != b.Line:
+			return a.Line < b.Line
+		case a.Column != b.Column:
+			return a.Column < b.Column
+		default:
+			return a.RuleID < b.RuleID
+		}
+	})
+}
+
+// scanConfig scans each config field as its own fragment, so that findings name it: Env[3],
+// Labels["k"], Cmd, Entrypoint, OnBuild[0], History[7].created_by, and manifest/index
+// annotations.
+func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
+	cfg, _, err := img.Config()
+	if err != nil {
+		return err
+	}
+	type field struct{ kind, path, text string }
+	var fields []field
+	add := func(kind, path, text string) {
+		if text != "" {
+			fields = append(fields, field{kind, path, text})
+		}
+	}
+	c := cfg.Config
+	for i, e := range c.Env {
+		add(OriginConfig, fmt.Sprintf("Env[%d]", i), e)
+	}
+	for _, k := range sortedKeys(c.Labels) {
+		add(OriginConfig, fmt.Sprintf("Labels[%q]", k), k+"="+c.Labels[k])
+	}
+	add(OriginConfig, "Cmd", strings.Join(c.Cmd, " "))
+	add(OriginConfig, "Entrypoint", strings.Join(c.Entrypoint, " "))
+	for i, s := range c.OnBuild {
+		add(OriginConfig, fmt.Sprintf("OnBuild[%d]", i), s)
+	}
+	add(OriginConfig, "User", c.User)
+	add(OriginConfig, "WorkingDir", c.WorkingDir)
+	for i, h := range cfg.History {
+		add(OriginConfig, fmt.Sprintf("History[%d].created_by", i), h.CreatedBy)
+		add(OriginConfig, fmt.Sprintf("History[%d].comment", i), h.Comment)
+	}
+	for _, k := range sortedKeys(img.Annotations) {
+		add(OriginManifest, fmt.Sprintf("Annotations[%q]", k), k+"="+img.Annotations[k])
+	}
+	for _, f := range fields {
+		o := policy.Origin{Kind: f.kind, Ref: img.Digest, Path: f.path}
+		st, err := sc.ScanReader(ctx, o, strings.NewReader(f.text), emit)
+		addStats(st)
+		if err != nil {
+			return fmt.Errorf("%s: config %s: %w", img.Source, f.path, err)
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,122 @@
+package imagescan
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/image"
+)
+
+const (
+	ghToken  = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+	npmToken = "npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7"
+	canary   = "canary-value-only-vault-knows-0123456789"
+)
+
+func tarLayer(t *testing.T, files map[string]string) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range sortedKeys(files) {
+		body := files[name]
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	dt := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// leakyImage: a token in the ENV, an npm token in a layer file, a canary copied into a file and
+// whited out in the next layer.
+func leakyImage(t *testing.T) string {
+	t.Helper()
+	img, err := mutate.Append(empty.Image,
+		mutate.Addendum{Layer: tarLayer(t, map[string]string{"app/.npmrc": "//registry.npmjs.org/:_authToken=" + npmToken + "\n", "app/main.js": "console.log(1)\n"}), History: v1.History{CreatedBy: "COPY app/ /app/"}},
+		mutate.Addendum{Layer: tarLayer(t, map[string]string{"tmp/leak": canary}), History: v1.History{CreatedBy: "RUN cp /run/secrets/x /tmp/leak"}},
+		mutate.Addendum{Layer: tarLayer(t, map[string]string{"tmp/.wh.leak": ""}), History: v1.History{CreatedBy: "RUN rm /tmp/leak"}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Env = []string{"PATH=/bin", "GITHUB_TOKEN=" + ghToken}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestScanFindsEverythingWithLocations(t *testing.T) {
+	dir := leakyImage(t)
+	set, err := image.Open(context.Background(), image.Ref{Kind: image.OCILayout, Target: dir}, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	sc, err := policy.NewScanner(policy.WithCanaries(policy.Canary{Name: "vault:secret/ci/x#token", Value: []byte(canary)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var got []Finding
+	if _, err := Scan(context.Background(), sc, set.Images[0], Options{}, func(f Finding) error { got = append(got, f); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, f := range got {
+		s := f.RuleID + " " + f.Origin.Kind + " " + f.Origin.Path
+		if f.Layer != nil {
+			s += " layer " + string(rune('0'+f.Layer.Index)) + " by " + f.Layer.CreatedBy
+			if f.Layer.RemovedInLayer != nil {
+				s += " removed in " + string(rune('0'+*f.Layer.RemovedInLayer))
+			}
+		}
+		lines = append(lines, s)
+		for _, secret := range []string{ghToken, npmToken, canary} {
+			if strings.Contains(f.Redacted, secret) || strings.Contains(f.Description, secret) {
+				t.Errorf("finding %s holds a secret", s)
+			}
+		}
+	}
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"github-pat config Env[1]",
+		"npm-access-token layer app/.npmrc layer 0 by COPY app/ /app/",
+		"canary layer tmp/leak layer 1 by RUN cp /run/secrets/x /tmp/leak removed in 2",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("missing %q in\n%s", want, joined)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package policy
+
+import (
+	"regexp"
+	"sync"
+)
+
+// regex is what the engine needs from a compiled regular expression; both Go's regexp and
+// go-re2 provide it.
+type regex interface {
+	Match(b []byte) bool
+	MatchString(s string) bool
+	FindAllIndex(b []byte, n int) [][]int
+	FindSubmatchIndex(b []byte) []int
+}
+
+var _ regex = (*regexp.Regexp)(nil)
+
+// lazyRegex is validated when a Ruleset is built (with Go's regexp, which implements the same
+// RE2 syntax) and compiled for the scanning engine on first use: a scan pays only for the rules
+// whose keywords it meets, and a short scan does not wait for ~250 regexes to compile.
+type lazyRegex struct {
+	expr string
+	once sync.Once
+	re   regex
+}
+
+func newLazyRegex(expr string) (*lazyRegex, *regexp.Regexp, error) {
+	std, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &lazyRegex{expr: expr}, std, nil
+}
+
+// get returns the compiled regex. Should the engine refuse an expression Go's regexp accepted
+// (RE2's program-size limit), Go's regexp runs it instead.
+func (l *lazyRegex) get() regex {
+	l.once.Do(func() {
+		re, err := compileEngine(l.expr)
+		if err != nil {
+			re = regexp.MustCompile(l.expr)
+		}
+		l.re = re
+	})
+	return l.re
+}

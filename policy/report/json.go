@@ -1,0 +1,64 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+)
+
+// JSON writes the machine contract documented in the README:
+//
+//	{"findings":[{"rule_id","description","origin","path","line","column","fingerprint",
+//	  "redacted","entropy","severity"}],"stats":{"files","bytes","skipped","duration_ms"}}
+//
+// Field names are fixed; other tools read them. "secret" is added only with ShowSecrets.
+type JSON struct{}
+
+var _ Writer = JSON{}
+
+type jsonFinding struct {
+	RuleID      string  `json:"rule_id"`
+	Description string  `json:"description"`
+	Origin      string  `json:"origin"`
+	Path        string  `json:"path"`
+	Line        int     `json:"line"`
+	Column      int     `json:"column"`
+	Fingerprint string  `json:"fingerprint"`
+	Redacted    string  `json:"redacted"`
+	Entropy     float64 `json:"entropy"`
+	Severity    string  `json:"severity"`
+	Secret      string  `json:"secret,omitempty"`
+}
+
+type jsonStats struct {
+	Files      int64 `json:"files"`
+	Bytes      int64 `json:"bytes"`
+	Skipped    int64 `json:"skipped"`
+	DurationMS int64 `json:"duration_ms"`
+}
+
+type jsonReport struct {
+	Findings []jsonFinding `json:"findings"`
+	Stats    jsonStats     `json:"stats"`
+}
+
+// Write encodes r as indented JSON.
+func (JSON) Write(w io.Writer, r *Report) error {
+	out := jsonReport{Findings: make([]jsonFinding, 0, len(r.Findings)), Stats: jsonStats{
+		Files: r.Stats.Files, Bytes: r.Stats.Bytes, Skipped: r.Stats.Skipped, DurationMS: r.Stats.Duration.Milliseconds(),
+	}}
+	for _, f := range r.Findings {
+		jf := jsonFinding{
+			RuleID: f.RuleID, Description: f.Description, Origin: f.Origin.String(), Path: f.Origin.Path,
+			Line: f.Line, Column: f.Column, Fingerprint: f.Fingerprint, Redacted: f.Redacted,
+			Entropy: math.Round(f.Entropy*1000) / 1000, Severity: f.Severity.String(),
+		}
+		if r.ShowSecrets {
+			jf.Secret = f.Secret
+		}
+		out.Findings = append(out.Findings, jf)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

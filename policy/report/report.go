@@ -1,0 +1,56 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/safebuild/safebuild/policy"
+)
+
+// Report is what a scan produced: its findings, in report order, and its stats.
+type Report struct {
+	Findings []policy.Finding
+	Stats    policy.Stats
+	// ShowSecrets adds each finding's raw Secret (empty unless the scanner was built
+	// WithSecrets(true)). Off by default.
+	ShowSecrets bool
+}
+
+// Writer writes a report to w in one format.
+type Writer interface {
+	Write(w io.Writer, r *Report) error
+}
+
+// Formats lists the format names New accepts.
+var Formats = []string{"text", "json", "sarif"}
+
+// New returns the Writer for a format name: "text", "json" or "sarif".
+func New(format string) (Writer, error) {
+	switch format {
+	case "text":
+		return Text{}, nil
+	case "json":
+		return JSON{}, nil
+	case "sarif":
+		return SARIF{}, nil
+	}
+	return nil, fmt.Errorf("unknown report format %q (accepted: %s)", format, strings.Join(Formats, ", "))
+}
+
+// ruleSummaries returns one entry per rule ID that has findings, sorted by ID.
+func ruleSummaries(fs []policy.Finding) []policy.Finding {
+	seen := map[string]policy.Finding{}
+	for _, f := range fs {
+		if _, ok := seen[f.RuleID]; !ok {
+			seen[f.RuleID] = f
+		}
+	}
+	out := make([]policy.Finding, 0, len(seen))
+	for _, f := range seen {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RuleID < out[j].RuleID })
+	return out
+}

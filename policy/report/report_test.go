@@ -1,0 +1,134 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/safebuild/safebuild/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// fixture is a fixed report: a rule finding, a path-only finding and a canary finding.
+func fixture() *Report {
+	return &Report{
+		Findings: []policy.Finding{
+			{
+				RuleID: "github-pat", Description: "Uncovered a GitHub Personal Access Token, potentially leading to unauthorized repository access and sensitive content exposure.",
+				Origin: policy.Origin{Kind: "file", Path: "ci/env.sh"}, Line: 2, Column: 21,
+				Redacted: "ghp_*****", Entropy: 4.7842, Severity: policy.SeverityHigh, Tags: []string{"gitleaks"},
+				Fingerprint: "0f4b1b8c7d0a6e5f4c3b2a1908172635", SecretSHA256: "aa",
+			},
+			{
+				RuleID: "pkcs12-file", Description: "Found a PKCS #12 file, which commonly contain bundled private keys.",
+				Origin: policy.Origin{Kind: "file", Path: "certs/client.p12"}, Redacted: "file detected: certs/client.p12",
+				Severity: policy.SeverityHigh, Fingerprint: "1e2d3c4b5a69788796a5b4c3d2e1f001",
+			},
+			{
+				RuleID: policy.CanaryRuleID, Description: `Exact value of canary "vault:kv/npm#token" (base64)`,
+				Origin: policy.Origin{Kind: "layer", Ref: "sha256:abc", Path: "root/.npmrc"}, Line: 1, Column: 7,
+				Severity: policy.SeverityCritical, Tags: []string{"canary", "base64"}, Fingerprint: "9a8b7c6d5e4f30211203f4e5d6c7b8a9",
+			},
+		},
+		Stats: policy.Stats{Files: 3, Bytes: 4096, Skipped: 1, Duration: 1500 * time.Millisecond},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			w, err := New(format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := w.Write(&got, fixture()); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", "report."+format)
+			if *update {
+				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("%s report differs from %s (run with -update and review):\n%s", format, golden, got.String())
+			}
+		})
+	}
+}
+
+// TestJSONContract pins the field names other tools read.
+func TestJSONContract(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (JSON{}).Write(&buf, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Findings []map[string]any `json:"findings"`
+		Stats    map[string]any   `json:"stats"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"rule_id", "description", "origin", "path", "line", "column", "fingerprint", "redacted", "entropy", "severity"} {
+		if _, ok := doc.Findings[0][k]; !ok {
+			t.Errorf("finding lacks %q", k)
+		}
+	}
+	if len(doc.Findings[0]) != 10 {
+		t.Errorf("finding has %d fields, want the 10 of the contract (secret only with ShowSecrets)", len(doc.Findings[0]))
+	}
+	for _, k := range []string{"files", "bytes", "skipped", "duration_ms"} {
+		if _, ok := doc.Stats[k]; !ok {
+			t.Errorf("stats lack %q", k)
+		}
+	}
+	var empty bytes.Buffer
+	(JSON{}).Write(&empty, &Report{})
+	if !bytes.Contains(empty.Bytes(), []byte(`"findings": []`)) {
+		t.Errorf("no findings must encode as [], got %s", empty.String())
+	}
+}
+
+func TestSARIFShape(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (SARIF{}).Write(&buf, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct{ ID string } `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID string `json:"ruleId"`
+				Level  string `json:"level"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	if log.Version != "2.1.0" || len(log.Runs) != 1 || len(log.Runs[0].Results) != 3 || len(log.Runs[0].Tool.Driver.Rules) != 3 {
+		t.Errorf("unexpected SARIF shape: %+v", log)
+	}
+}
+
+func TestUnknownFormat(t *testing.T) {
+	if _, err := New("csv"); err == nil {
+		t.Error("csv accepted")
+	}
+}

@@ -1,0 +1,134 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Severity ranks how bad a finding is. The zero value is SeverityHigh's neighbour SeverityUnset,
+// which a Ruleset replaces by the default for the rule (high).
+type Severity int
+
+// Severities, from least to most severe.
+const (
+	SeverityUnset Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"", "low", "medium", "high", "critical"}
+
+// String returns the lower-case name of s ("low", "medium", "high", "critical").
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// MarshalText encodes s by name, so JSON reports carry "high" rather than 3.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// ParseSeverity returns the Severity named by name (case-insensitive).
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if i > 0 && strings.EqualFold(n, name) {
+			return Severity(i), nil
+		}
+	}
+	return SeverityUnset, fmt.Errorf("unknown severity %q (accepted: low, medium, high, critical)", name)
+}
+
+// Target says which text an allowlist's regexes are matched against.
+type Target int
+
+// Allowlist targets. TargetSecret is the default, as in gitleaks.
+const (
+	TargetSecret Target = iota // the secret group of the match
+	TargetMatch                // the whole regex match
+	TargetLine                 // the line(s) the match sits on
+)
+
+// String returns the gitleaks name of t: "secret", "match" or "line".
+func (t Target) String() string {
+	switch t {
+	case TargetMatch:
+		return "match"
+	case TargetLine:
+		return "line"
+	default:
+		return "secret"
+	}
+}
+
+// Condition says how an allowlist combines its checks.
+type Condition int
+
+// Allowlist conditions. ConditionOr is the default, as in gitleaks.
+const (
+	ConditionOr  Condition = iota // any check suppresses the finding
+	ConditionAnd                  // every check that is set must agree
+)
+
+// Allowlist suppresses findings. It sits next to the rule it relaxes, or applies to every rule when
+// it is one of a Ruleset's global allowlists. An allowlist must set at least one of Paths, Regexes
+// or StopWords.
+type Allowlist struct {
+	// Description says why the allowlist exists.
+	Description string
+	// Condition combines the checks: ConditionOr (default) or ConditionAnd.
+	Condition Condition
+	// Paths are regexes over the fragment's path; a path match skips the rule (or, for a global
+	// allowlist with ConditionOr, the whole fragment).
+	Paths []string
+	// Regexes are matched against RegexTarget.
+	Regexes []string
+	// RegexTarget is the text Regexes are matched against (default TargetSecret).
+	RegexTarget Target
+	// StopWords suppress a finding whose secret contains one of them (case-insensitive).
+	StopWords []string
+}
+
+// Sample is a piece of content, optionally with the path it lives at, used to prove a rule.
+type Sample struct {
+	// Path is the fragment path the content is scanned under; empty means "sample.txt".
+	Path string
+	// Content is the text that is scanned.
+	Content string
+}
+
+// Rule is one secret pattern, declared as data. Detection code only decides whether the rule
+// fired; the rule carries everything else.
+type Rule struct {
+	// ID is stable and unique within a Ruleset, e.g. "aws-access-token".
+	ID string
+	// Description is one line that says what was found.
+	Description string
+	// Regex (RE2 syntax) matches the credential. Empty only for path-only rules.
+	Regex string
+	// SecretGroup is the capture group holding the secret; 0 means the first non-empty group, or
+	// the whole match if the regex has no groups.
+	SecretGroup int
+	// Keywords gate the rule: the regex only runs near a (case-insensitive) keyword hit. A rule
+	// without keywords runs over all content.
+	Keywords []string
+	// Entropy is the minimum Shannon entropy of the secret; a secret at or below it is dropped.
+	Entropy float64
+	// Path is a regex over the fragment path. With Regex, both must match; alone, it makes a
+	// path-only rule that fires on the path itself.
+	Path string
+	// Allowlists relax this rule only.
+	Allowlists []Allowlist
+	// Tags classify the rule ("key", "build", …).
+	Tags []string
+	// Severity ranks the rule's findings (default SeverityHigh).
+	Severity Severity
+	// Fallback makes the rule yield to any other rule that finds the same secret on the same
+	// line; gitleaks applies this to every rule whose ID contains "generic".
+	Fallback bool
+	// Matches are samples the rule must fire on; NonMatches are samples it must not fire on.
+	// Both are checked by this package's tests.
+	Matches, NonMatches []Sample
+}

@@ -1,0 +1,379 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/coregx/ahocorasick"
+)
+
+// RuleError says which rule, which field and which value a Ruleset refused, and why.
+type RuleError struct {
+	RuleID string // the rule, or "" for a global allowlist
+	Field  string // e.g. "regex", "secretGroup", "allowlists[0].paths[1]"
+	Value  string // the refused value, quoted in the message
+	Err    error  // the reason, including the accepted values where that helps
+}
+
+func (e *RuleError) Error() string {
+	who := "global allowlist"
+	if e.RuleID != "" {
+		who = fmt.Sprintf("rule %q", e.RuleID)
+	}
+	return fmt.Sprintf("%s: %s %q: %v", who, e.Field, e.Value, e.Err)
+}
+
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// Ruleset is a validated, compiled set of rules with global allowlists, ready to scan with. It is
+// immutable and safe for concurrent use.
+type Ruleset struct {
+	rules  []*compiledRule
+	global []*compiledAllowlist
+
+	keywords  []string  // distinct lower-cased keywords, indexed by automaton pattern ID
+	kwRules   [][]int32 // keyword index -> indexes into rules
+	ac        *ahocorasick.Automaton
+	noKeyword []int32 // rules with a regex but no keyword: they run over all content
+	pathOnly  []int32 // rules with a path and no regex
+	maxReach  int
+}
+
+type compiledRule struct {
+	Rule
+	re      *lazyRegex // nil for path-only rules
+	pre     *lazyRegex // a cheap yes/no test run before re: prefilterExpr, or re itself
+	path    *lazyRegex // nil when the rule has no path
+	allow   []*compiledAllowlist
+	reach   int    // bytes a match may span (regexReach)
+	spread  spread // how far a match may extend around a keyword hit
+	generic bool   // gitleaks' "generic" precedence: dropped when a specific rule covers its secret
+}
+
+type compiledAllowlist struct {
+	cond     Condition
+	target   Target
+	paths    *lazyRegex
+	regexes  *lazyRegex
+	stop     *ahocorasick.Automaton
+	hasPaths bool
+}
+
+// NewRuleset validates and compiles rules and global allowlists. Rule IDs must be unique; every
+// error names the rule, the field and the refused value.
+func NewRuleset(rules []Rule, global []Allowlist) (*Ruleset, error) {
+	rs := &Ruleset{}
+	seen := map[string]bool{}
+	kwIndex := map[string]int{}
+	var errs []error
+	for i := range rules {
+		r := rules[i]
+		if r.ID == "" {
+			errs = append(errs, &RuleError{Field: fmt.Sprintf("rules[%d].id", i), Err: errors.New("a rule needs an ID")})
+			continue
+		}
+		if seen[r.ID] {
+			errs = append(errs, &RuleError{RuleID: r.ID, Field: "id", Value: r.ID, Err: errors.New("duplicate rule ID")})
+			continue
+		}
+		seen[r.ID] = true
+		cr, err := compileRule(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		idx := int32(len(rs.rules))
+		rs.rules = append(rs.rules, cr)
+		switch {
+		case cr.re == nil:
+			rs.pathOnly = append(rs.pathOnly, idx)
+		case len(cr.Keywords) == 0:
+			rs.noKeyword = append(rs.noKeyword, idx)
+		}
+		if cr.re == nil {
+			continue
+		}
+		for _, k := range cr.Keywords {
+			ki, ok := kwIndex[k]
+			if !ok {
+				ki = len(rs.keywords)
+				kwIndex[k] = ki
+				rs.keywords = append(rs.keywords, k)
+				rs.kwRules = append(rs.kwRules, nil)
+			}
+			if l := rs.kwRules[ki]; len(l) == 0 || l[len(l)-1] != idx {
+				rs.kwRules[ki] = append(l, idx)
+			}
+		}
+		rs.maxReach = max(rs.maxReach, cr.reach)
+	}
+	for i, a := range global {
+		ca, err := compileAllowlist("", fmt.Sprintf("allowlists[%d]", i), a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rs.global = append(rs.global, ca)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(rs.keywords) > 0 {
+		ac, err := ahocorasick.NewBuilder().AddStrings(rs.keywords).Build()
+		if err != nil {
+			return nil, fmt.Errorf("building the keyword automaton over %d keywords: %w", len(rs.keywords), err)
+		}
+		rs.ac = ac
+	}
+	return rs, nil
+}
+
+// Rules returns the declared rules, in the order they were given.
+func (rs *Ruleset) Rules() []Rule {
+	out := make([]Rule, len(rs.rules))
+	for i, r := range rs.rules {
+		out[i] = r.Rule
+	}
+	return out
+}
+
+// Len returns the number of rules.
+func (rs *Ruleset) Len() int { return len(rs.rules) }
+
+func compileRule(r Rule) (*compiledRule, error) {
+	cr := &compiledRule{Rule: r}
+	if r.Regex == "" && r.Path == "" {
+		return nil, &RuleError{RuleID: r.ID, Field: "regex", Err: errors.New("a rule needs a regex, a path, or both")}
+	}
+	if r.Regex != "" {
+		re, std, err := newLazyRegex(r.Regex)
+		if err != nil {
+			return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: err}
+		}
+		cr.re = re
+		if r.SecretGroup < 0 || r.SecretGroup > std.NumSubexp() {
+			return nil, &RuleError{RuleID: r.ID, Field: "secretGroup", Value: fmt.Sprint(r.SecretGroup),
+				Err: fmt.Errorf("accepted: 0..%d (the regex has %d capture groups)", std.NumSubexp(), std.NumSubexp())}
+		}
+		cr.reach = regexReach(r.Regex)
+	} else if r.SecretGroup != 0 || len(r.Keywords) > 0 || r.Entropy != 0 {
+		return nil, &RuleError{RuleID: r.ID, Field: "regex", Err: errors.New("secretGroup, keywords and entropy need a regex")}
+	}
+	if r.Path != "" {
+		p, _, err := newLazyRegex(r.Path)
+		if err != nil {
+			return nil, &RuleError{RuleID: r.ID, Field: "path", Value: r.Path, Err: err}
+		}
+		cr.path = p
+	}
+	if r.Entropy < 0 || r.Entropy > 8 {
+		return nil, &RuleError{RuleID: r.ID, Field: "entropy", Value: fmt.Sprint(r.Entropy), Err: errors.New("accepted: 0..8 bits per character")}
+	}
+	if r.Severity < SeverityUnset || r.Severity > SeverityCritical {
+		return nil, &RuleError{RuleID: r.ID, Field: "severity", Value: r.Severity.String(), Err: errors.New("accepted: low, medium, high, critical")}
+	}
+	if cr.Severity == SeverityUnset {
+		cr.Severity = SeverityHigh
+	}
+	kws := make([]string, 0, len(r.Keywords))
+	for i, k := range r.Keywords {
+		if k == "" {
+			return nil, &RuleError{RuleID: r.ID, Field: fmt.Sprintf("keywords[%d]", i), Err: errors.New("empty keyword")}
+		}
+		kws = append(kws, strings.ToLower(k))
+	}
+	cr.Keywords = kws
+	if cr.re != nil {
+		cr.spread = ruleSpread(r.Regex, kws)
+		// The prefilter is a yes/no search, much cheaper per call than collecting matches; most
+		// spans around keyword hits hold no match at all. Without a cheaper expression, the
+		// regex itself serves.
+		cr.pre = cr.re
+		if p, ok := prefilterExpr(r.Regex); ok {
+			var err error
+			if cr.pre, _, err = newLazyRegex(p); err != nil {
+				return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: fmt.Errorf("deriving the prefilter %q: %w", p, err)}
+			}
+		}
+	}
+	for i, a := range r.Allowlists {
+		ca, err := compileAllowlist(r.ID, fmt.Sprintf("allowlists[%d]", i), a)
+		if err != nil {
+			return nil, err
+		}
+		cr.allow = append(cr.allow, ca)
+	}
+	cr.generic = r.Fallback || strings.Contains(strings.ToLower(r.ID), "generic")
+	return cr, nil
+}
+
+func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, error) {
+	if len(a.Paths) == 0 && len(a.Regexes) == 0 && len(a.StopWords) == 0 {
+		return nil, &RuleError{RuleID: ruleID, Field: field, Err: errors.New("an allowlist needs at least one of paths, regexes, stopwords")}
+	}
+	if a.Condition != ConditionOr && a.Condition != ConditionAnd {
+		return nil, &RuleError{RuleID: ruleID, Field: field + ".condition", Value: fmt.Sprint(int(a.Condition)), Err: errors.New("accepted: OR, AND")}
+	}
+	if a.RegexTarget < TargetSecret || a.RegexTarget > TargetLine {
+		return nil, &RuleError{RuleID: ruleID, Field: field + ".regexTarget", Value: fmt.Sprint(int(a.RegexTarget)), Err: errors.New("accepted: secret, match, line")}
+	}
+	ca := &compiledAllowlist{cond: a.Condition, target: a.RegexTarget, hasPaths: len(a.Paths) > 0}
+	join := func(kind string, exprs []string) (*lazyRegex, error) {
+		if len(exprs) == 0 {
+			return nil, nil
+		}
+		parts := make([]string, len(exprs))
+		for i, e := range exprs {
+			if _, err := regexp.Compile(e); err != nil {
+				return nil, &RuleError{RuleID: ruleID, Field: fmt.Sprintf("%s.%s[%d]", field, kind, i), Value: e, Err: err}
+			}
+			parts[i] = "(?:" + e + ")"
+		}
+		re, _, err := newLazyRegex(strings.Join(parts, "|"))
+		return re, err
+	}
+	var err error
+	if ca.paths, err = join("paths", a.Paths); err != nil {
+		return nil, err
+	}
+	if ca.regexes, err = join("regexes", a.Regexes); err != nil {
+		return nil, err
+	}
+	if len(a.StopWords) > 0 {
+		words := make([]string, 0, len(a.StopWords))
+		uniq := map[string]bool{}
+		for i, w := range a.StopWords {
+			if w == "" {
+				return nil, &RuleError{RuleID: ruleID, Field: fmt.Sprintf("%s.stopwords[%d]", field, i), Err: errors.New("empty stopword")}
+			}
+			w = strings.ToLower(w)
+			if !uniq[w] {
+				uniq[w] = true
+				words = append(words, w)
+			}
+		}
+		sort.Strings(words)
+		ca.stop, err = ahocorasick.NewBuilder().AddStrings(words).Build()
+		if err != nil {
+			return nil, &RuleError{RuleID: ruleID, Field: field + ".stopwords", Err: err}
+		}
+	}
+	return ca, nil
+}
+
+// reachCap bounds how far from a keyword hit a match may reach: it is also the overlap between
+// the windows a large fragment is read in.
+const reachCap = 64 << 10
+
+// regexReach returns how many bytes a match of expr may span: the sum of the widths of its
+// parts, where a repetition without upper bound of something that cannot match a newline adds
+// nothing (windows are widened to whole lines), and one that can match a newline makes the reach
+// reachCap.
+func regexReach(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return reachCap
+	}
+	w, multi := width(re.Simplify())
+	if multi || w > reachCap {
+		return reachCap
+	}
+	return w
+}
+
+// width returns the maximum byte width of re (unbounded repetitions of single-line content count
+// as zero) and whether re can match unboundedly many newlines.
+func width(re *syntax.Regexp) (int, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			n += utf8.RuneLen(r)
+		}
+		return n, false
+	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return runeWidth(re), false
+	case syntax.OpCapture, syntax.OpQuest:
+		return width(re.Sub[0])
+	case syntax.OpConcat:
+		sum, multi := 0, false
+		for _, s := range re.Sub {
+			w, m := width(s)
+			sum += w
+			multi = multi || m
+		}
+		return sum, multi
+	case syntax.OpAlternate:
+		mx, multi := 0, false
+		for _, s := range re.Sub {
+			w, m := width(s)
+			mx = max(mx, w)
+			multi = multi || m
+		}
+		return mx, multi
+	case syntax.OpStar, syntax.OpPlus:
+		_, m := width(re.Sub[0])
+		return 0, m || matchesNewline(re.Sub[0])
+	case syntax.OpRepeat:
+		w, m := width(re.Sub[0])
+		if re.Max < 0 {
+			return w * re.Min, m || matchesNewline(re.Sub[0])
+		}
+		return w * re.Max, m
+	default:
+		return 0, false
+	}
+}
+
+func runeWidth(re *syntax.Regexp) int {
+	if re.Op != syntax.OpCharClass {
+		return utf8.UTFMax
+	}
+	hi := rune(0)
+	for i := 0; i+1 < len(re.Rune); i += 2 {
+		lo, top := re.Rune[i], re.Rune[i+1]
+		// (?i) adds the case-fold partners of k and s (KELVIN SIGN, LONG S) to ASCII classes;
+		// counting them would triple every window for text that never holds them.
+		if lo == top && (lo == '\u017f' || lo == '\u212a') {
+			continue
+		}
+		hi = max(hi, top)
+	}
+	if hi > utf8.MaxRune {
+		hi = utf8.MaxRune
+	}
+	return max(1, utf8.RuneLen(hi))
+}
+
+// matchesNewline reports whether re can consume a '\n' anywhere.
+func matchesNewline(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpAnyChar:
+		return true
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if r == '\n' {
+				return true
+			}
+		}
+		return false
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range re.Sub {
+		if matchesNewline(s) {
+			return true
+		}
+	}
+	return false
+}

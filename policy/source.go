@@ -1,0 +1,127 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Origin says where scanned content came from. Kind is the artefact ("file" now; image layers,
+// image configs, Dockerfile instructions and build-args later), Ref identifies it (a layer
+// digest, an instruction), and Path is the file path inside it.
+type Origin struct {
+	Kind string
+	Ref  string
+	Path string
+}
+
+// OriginFile is the Kind of content read from the local filesystem.
+const OriginFile = "file"
+
+// String returns Kind, or Kind:Ref when Ref is set: the "origin" of JSON reports.
+func (o Origin) String() string {
+	if o.Ref == "" {
+		return o.Kind
+	}
+	return o.Kind + ":" + o.Ref
+}
+
+// Fragment is one piece of content to scan: a file, or later a layer entry or config field.
+type Fragment struct {
+	Origin Origin
+	// Size is the content length, or -1 when unknown.
+	Size int64
+	// Open returns the content. The scanner calls it at most once, possibly from another
+	// goroutine and after the Source's yield returned, and closes what it returns.
+	Open func() (io.ReadCloser, error)
+}
+
+// Source yields fragments to scan. Fragments must be yielded in a stable order; yield returns
+// an error when the scan stops, which the source should return.
+type Source interface {
+	Fragments(ctx context.Context, yield func(Fragment) error) error
+}
+
+// FS is a Source over a file or a directory tree of the local filesystem. Symlinks are not
+// followed; non-regular files are ignored. Paths are reported as Root joined with the path
+// below it, with forward slashes.
+type FS struct {
+	// Root is the file or directory to scan.
+	Root string
+}
+
+var _ Source = (*FS)(nil)
+
+// Fragments walks Root in lexical order and yields each regular file.
+func (s *FS) Fragments(ctx context.Context, yield func(Fragment) error) error {
+	fi, err := os.Lstat(s.Root)
+	if err != nil {
+		return fmt.Errorf("scanning %s: %w", s.Root, err)
+	}
+	if fi.Mode().IsRegular() {
+		return yield(fileFragment(s.Root, fi.Size()))
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("scanning %s: not a regular file or directory (%s)", s.Root, fi.Mode().Type())
+	}
+	return filepath.WalkDir(s.Root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == s.Root {
+				return err
+			}
+			// An unreadable sub-directory is reported by the caller's stats, not fatal.
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		return yield(fileFragment(p, -1)) // no lstat per file: the size is not needed to scan
+	})
+}
+
+func fileFragment(p string, size int64) Fragment {
+	return Fragment{
+		Origin: Origin{Kind: OriginFile, Path: filepath.ToSlash(p)},
+		Size:   size,
+		Open:   func() (io.ReadCloser, error) { return os.Open(p) },
+	}
+}
+
+// Bytes is a Source of in-memory fragments, for tests and for small inputs such as build-args.
+type Bytes map[string][]byte
+
+var _ Source = Bytes(nil)
+
+// Fragments yields one fragment per entry, in path order, with Origin.Kind "file".
+func (b Bytes) Fragments(ctx context.Context, yield func(Fragment) error) error {
+	keys := make([]string, 0, len(b))
+	for k := range b {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		data := b[k]
+		err := yield(Fragment{
+			Origin: Origin{Kind: OriginFile, Path: k},
+			Size:   int64(len(data)),
+			Open: func() (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(data)), nil
+			},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
