@@ -53,3 +53,17 @@ func TestDependencyDirection(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryPackageDocumented: every package says what it owns.
+func TestEveryPackageDocumented(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{.Doc}}", "github.com/safebuild/safebuild/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, doc, _ := strings.Cut(line, "|")
+		if strings.TrimSpace(doc) == "" {
+			t.Errorf("%s has no package doc comment", pkg)
+		}
+	}
+}
