@@ -1,8 +1,11 @@
 package imagescan
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sort"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/archive"
 	"github.com/safebuild/safebuild/policy/image"
 )
 
@@ -44,10 +48,16 @@ type Finding struct {
 	Layer *Layer
 }
 
+// RuleIncomplete is the rule ID of a finding that says part of the image could not be scanned
+// (an archive past a bound): a gate cannot vouch for what it did not read, so it fails closed.
+const RuleIncomplete = "incomplete-scan"
+
 // Options tune Scan.
 type Options struct {
 	// Jobs is how many layers are read at once. Default: GOMAXPROCS.
 	Jobs int
+	// Archives bounds the archives opened inside layers (depth, bytes, members).
+	Archives archive.Options
 }
 
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
@@ -97,11 +107,29 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				if e.Content == nil {
 					return nil
 				}
-				o := policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: e.Path}
-				st, err := sc.ScanReader(gctx, o, e.Content, emitL)
-				addStats(st)
+				scan := func(p string, r io.Reader) error {
+					st, err := sc.ScanReader(gctx, policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: p}, r, emitL)
+					addStats(st)
+					if err != nil {
+						return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
+					}
+					return nil
+				}
+				br := bufio.NewReaderSize(e.Content, 512)
+				head, _ := br.Peek(512)
+				if archive.Detect(e.Path, head) == archive.None {
+					return scan(e.Path, br)
+				}
+				_, err := archive.Walk(gctx, e.Path, br, o.Archives, func(m archive.Member) error { return scan(m.Path, m.Content) })
+				var le *archive.LimitError
+				if errors.As(err, &le) {
+					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: le.Error(), Severity: policy.SeverityHigh,
+						Origin: policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: le.Path}})
+				}
 				if err != nil {
-					return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, e.Path, err)
+					// A corrupt archive is still content: say so, and fail closed.
+					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: err.Error(), Severity: policy.SeverityHigh,
+						Origin: policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: e.Path}})
 				}
 				return nil
 			})

@@ -2,7 +2,9 @@ package imagescan
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/archive"
 	"github.com/safebuild/safebuild/policy/image"
 )
 
@@ -114,6 +117,69 @@ func TestScanFindsEverythingWithLocations(t *testing.T) {
 		"github-pat config Env[1]",
 		"npm-access-token layer app/.npmrc layer 0 by COPY app/ /app/",
 		"canary layer tmp/leak layer 1 by RUN cp /run/secrets/x /tmp/leak removed in 2",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("missing %q in\n%s", want, joined)
+		}
+	}
+}
+
+func TestScanOpensArchivesInLayers(t *testing.T) {
+	var jar bytes.Buffer
+	zw := zip.NewWriter(&jar)
+	w, _ := zw.Create("BOOT-INF/classes/application.properties")
+	w.Write([]byte("github.token=" + ghToken + "\n"))
+	zw.Close()
+	var envTar bytes.Buffer
+	tw := tar.NewWriter(&envTar)
+	env := "NPM_TOKEN=" + npmToken + "\n"
+	tw.WriteHeader(&tar.Header{Name: "app/.env", Mode: 0o644, Size: int64(len(env)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(env))
+	tw.Close()
+	var tgz bytes.Buffer
+	gw := gzip.NewWriter(&tgz)
+	gw.Write(envTar.Bytes())
+	gw.Close()
+	var bomb bytes.Buffer
+	bw := gzip.NewWriter(&bomb)
+	bw.Write(make([]byte, 4<<20))
+	bw.Close()
+
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: tarLayer(t, map[string]string{
+		"opt/app/app.jar":   jar.String(),
+		"srv/config.tar.gz": tgz.String(),
+		"var/bomb.gz":       bomb.String(),
+	}), History: v1.History{CreatedBy: "COPY . /"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	p, _ := layout.Write(dir, empty.Index)
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	set, err := image.Open(context.Background(), image.Ref{Kind: image.OCILayout, Target: dir}, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := policy.NewScanner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var got []string
+	_, err = Scan(context.Background(), sc, set.Images[0], Options{Archives: archive.Options{MaxBytes: 1 << 20}}, func(f Finding) error {
+		got = append(got, f.RuleID+" "+f.Origin.Path)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(got, "\n")
+	for _, want := range []string{
+		"github-pat opt/app/app.jar!BOOT-INF/classes/application.properties",
+		"npm-access-token srv/config.tar.gz!app/.env",
+		"incomplete-scan var/bomb.gz",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("missing %q in\n%s", want, joined)
