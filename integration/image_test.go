@@ -37,7 +37,7 @@ func viewImage(t *testing.T, img *image.Image) []layerView {
 	}
 	var files []file
 	for _, l := range ls {
-		err := image.WalkLayer(ctx, l, w, func(e image.Entry) error {
+		err := image.WalkLayer(ctx, l, w, image.Limits{}, func(e image.Entry) error {
 			if e.Content != nil {
 				files = append(files, file{l.Index, e.Path})
 			}

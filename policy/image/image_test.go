@@ -104,7 +104,7 @@ func summarize(t *testing.T, img *Image) []summary {
 	}
 	var hits []hit
 	for _, l := range ls {
-		err := WalkLayer(context.Background(), l, w, func(e Entry) error {
+		err := WalkLayer(context.Background(), l, w, Limits{}, func(e Entry) error {
 			var body []byte
 			if e.Content != nil {
 				var err error
@@ -307,5 +307,54 @@ func tarDir(t *testing.T, dir, out string) {
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHostileLayers: a layer past the byte or entry bound, a truncated gzip stream and a tar
+// header that lies about its size each end the walk with an error naming the layer.
+func TestHostileLayers(t *testing.T) {
+	big := tarLayer(t, file{"a", strings.Repeat("x", 8192)}, file{"b", "y"})
+	many := tarLayer(t, file{"1", "a"}, file{"2", "b"}, file{"3", "c"})
+	// A header claiming 1 MiB followed by 10 bytes.
+	var lying bytes.Buffer
+	tw := tar.NewWriter(&lying)
+	tw.WriteHeader(&tar.Header{Name: "liar", Mode: 0o644, Size: 1 << 20, Typeflag: tar.TypeReg})
+	tw.Write([]byte("0123456789"))
+	lyingDt := lying.Bytes()[:512+10]
+	liar, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(lyingDt)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		layer v1.Layer
+		lim   Limits
+		want  string
+	}{
+		{"bytes", big, Limits{MaxBytes: 4096}, "decompressed size exceeds the 4096-byte limit"},
+		{"entries", many, Limits{MaxEntries: 2}, "more than 2 entries"},
+		{"lying header", liar, Limits{}, "reading the tar stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := mutate.AppendLayers(empty.Image, tc.layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := newImage("test", img, nil, nil)
+			ls, err := i.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = WalkLayer(context.Background(), ls[0], NewWhiteouts(), tc.lim, func(e Entry) error {
+				if e.Content != nil {
+					_, err := io.Copy(io.Discard, e.Content)
+					return err
+				}
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "layer 0 (sha256:") {
+				t.Errorf("err = %v, want one naming layer 0 and %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -84,15 +84,78 @@ const (
 	whiteoutOpaque = ".wh..wh..opq"
 )
 
-// WalkLayer reads l's uncompressed tar stream once: it records l's whiteouts in w and calls fn
-// for every other entry, in stream order. fn's error stops the walk and is returned.
-func WalkLayer(ctx context.Context, l *Layer, w *Whiteouts, fn func(Entry) error) error {
+// Limits bound what one layer may make the scanner read. Zero values take the defaults.
+type Limits struct {
+	// MaxBytes is the most uncompressed bytes read from one layer. Default 20 GiB.
+	MaxBytes int64
+	// MaxEntries is the most tar entries read from one layer. Default 1,000,000.
+	MaxEntries int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 20 << 30
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = 1_000_000
+	}
+	return l
+}
+
+// LimitError says a layer went past a bound; what came before was read.
+type LimitError struct {
+	Layer *Layer
+	What  string
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("layer %d (%s): %s", e.Layer.Index, e.Layer.Digest, e.What)
+}
+
+// countingReader stops a layer's stream at the byte limit.
+type countingReader struct {
+	r     io.Reader
+	left  int64
+	limit int64
+	layer *Layer
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, &LimitError{Layer: c.layer, What: fmt.Sprintf("decompressed size exceeds the %s limit", humanBytes(c.limit))}
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	default:
+		return fmt.Sprintf("%d-byte", n)
+	}
+}
+
+// WalkLayer reads l's uncompressed tar stream once, within lim: it records l's whiteouts in w
+// and calls fn for every other entry, in stream order. fn's error stops the walk and is
+// returned; a stream past a bound ends with a *LimitError, a corrupt one with an error naming
+// the layer.
+func WalkLayer(ctx context.Context, l *Layer, w *Whiteouts, lim Limits, fn func(Entry) error) error {
+	lim = lim.withDefaults()
 	rc, err := l.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
+	tr := tar.NewReader(&countingReader{r: rc, left: lim.MaxBytes, limit: lim.MaxBytes, layer: l})
+	entries := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -101,8 +164,15 @@ func WalkLayer(ctx context.Context, l *Layer, w *Whiteouts, fn func(Entry) error
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
+		var le *LimitError
+		if errors.As(err, &le) {
+			return le
+		}
 		if err != nil {
 			return fmt.Errorf("layer %d (%s): reading the tar stream: %w", l.Index, l.Digest, err)
+		}
+		if entries++; entries > lim.MaxEntries {
+			return &LimitError{Layer: l, What: fmt.Sprintf("more than %d entries", lim.MaxEntries)}
 		}
 		p := cleanPath(h.Name)
 		dir, base := path.Split(p)
@@ -117,7 +187,7 @@ func WalkLayer(ctx context.Context, l *Layer, w *Whiteouts, fn func(Entry) error
 		}
 		e := Entry{Layer: l, Path: p, Name: h.Name, Header: h}
 		if h.Typeflag == tar.TypeReg {
-			e.Content = tr
+			e.Content = &entryReader{r: tr, layer: l, path: p}
 		}
 		if err := fn(e); err != nil {
 			return err
@@ -128,4 +198,24 @@ func WalkLayer(ctx context.Context, l *Layer, w *Whiteouts, fn func(Entry) error
 // cleanPath confines a tar name to the image root: "./a/../../b" and "/b" both become "b".
 func cleanPath(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
+// entryReader names the layer and file in a read error (a truncated stream, a header that lies
+// about its size), whoever is reading.
+type entryReader struct {
+	r     io.Reader
+	layer *Layer
+	path  string
+}
+
+func (e *entryReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		var le *LimitError
+		if errors.As(err, &le) {
+			return n, err
+		}
+		err = fmt.Errorf("layer %d (%s): reading the tar stream at %s: %w", e.layer.Index, e.layer.Digest, e.path, err)
+	}
+	return n, err
 }

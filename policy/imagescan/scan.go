@@ -58,6 +58,8 @@ type Options struct {
 	Jobs int
 	// Archives bounds the archives opened inside layers (depth, bytes, members).
 	Archives archive.Options
+	// Layers bounds each layer's decompressed size and entry count.
+	Layers image.Limits
 }
 
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
@@ -103,7 +105,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 		info := &Layer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, CreatedBy: RedactCreatedBy(l.CreatedBy)}
 		g.Go(func() error {
 			emitL := collect(info)
-			return image.WalkLayer(gctx, l, wo, func(e image.Entry) error {
+			return image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
 				if e.Content == nil {
 					return nil
 				}
