@@ -222,8 +222,9 @@ func TestBuildRefusesLeaks(t *testing.T) {
 	}{
 		{"examples/leaky", []string{"--build-arg", "NPM_TOKEN=" + npmArg, "--config", filepath.Join(root, "examples", "clean", "safebuild.yaml")}, []string{
 			"build refused before it ran",
-			"Dockerfile:7: ENV GITHUB_TOKEN", // secret-named ENV, and its value
-			"Dockerfile:10: ARG NPM_TOKEN",   // secret-named ARG
+			"Dockerfile:7: ENV GITHUB_TOKEN",    // secret-named ENV, and its value
+			"Dockerfile:11: ARG NPM_TOKEN",      // secret-named ARG
+			"Dockerfile:8: a secret is written", // the AWS key in a LABEL
 			"--build-arg NPM_TOKEN holds a secret",
 		}},
 		{"examples/sneaky", nil, []string{

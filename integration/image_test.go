@@ -13,8 +13,10 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/safebuild/safebuild/integration/stack"
+	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/image"
 	"github.com/safebuild/safebuild/policy/image/containerd"
+	"github.com/safebuild/safebuild/policy/imagescan"
 )
 
 // layerView is what every image source must agree on for one layer.
@@ -106,6 +108,7 @@ func TestImageSourcesAgree(t *testing.T) {
 	}
 
 	var want []layerView
+	var wantFound []string
 	for _, arg := range []string{
 		"oci:" + layoutDir,
 		"oci-archive:" + ociTar,
@@ -127,13 +130,18 @@ func TestImageSourcesAgree(t *testing.T) {
 				t.Fatalf("%d images, want 1", len(set.Images))
 			}
 			got := viewImage(t, set.Images[0])
+			found := scanView(t, set.Images[0])
 			if want == nil {
-				want = got
+				want, wantFound = got, found
 				checkLeakyLayers(t, got)
+				checkLeakyFindings(t, found)
 				return
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s differs from the OCI layout:\n%+v\nwant\n%+v", arg, got, want)
+			}
+			if !reflect.DeepEqual(found, wantFound) {
+				t.Errorf("%s: findings differ from the OCI layout's:\n%s\nwant\n%s", arg, strings.Join(found, "\n"), strings.Join(wantFound, "\n"))
 			}
 		})
 	}
@@ -163,5 +171,58 @@ func checkLeakyLayers(t *testing.T, ls []layerView) {
 	}
 	if !found {
 		t.Errorf("no layer's created_by records the NPM_TOKEN build-arg")
+	}
+}
+
+// scanView scans img with the default rules and returns each finding as
+// "rule kind path[:line] [layer N] [removed in M]".
+func scanView(t *testing.T, img *image.Image) []string {
+	t.Helper()
+	sc, err := policy.NewScanner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var out []string
+	_, err = imagescan.Scan(context.Background(), sc, img, imagescan.Options{}, func(f imagescan.Finding) error {
+		s := fmt.Sprintf("%s %s %s:%d", f.RuleID, f.Origin.Kind, f.Origin.Path, f.Line)
+		if f.Layer != nil {
+			s += fmt.Sprintf(" layer %d", f.Layer.Index)
+			if f.Layer.RemovedInLayer != nil {
+				s += fmt.Sprintf(" removed in %d", *f.Layer.RemovedInLayer)
+			}
+		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkLeakyFindings: every credential examples/leaky plants is reported, where it is.
+func checkLeakyFindings(t *testing.T, found []string) {
+	t.Helper()
+	joined := strings.Join(found, "\n")
+	for _, want := range []string{
+		"github-pat config Env[",                                           // ENV GITHUB_TOKEN
+		"aws-access-token config Labels[",                                  // LABEL with an AWS key
+		"npm-access-token config History[",                                 // the build-arg, in history
+		" layer app/.npmrc:",                                               // COPY'd .npmrc
+		"private-key layer app/deploy_key:1",                               // the key, removed later
+		"private-key layer root/.ssh/id_ed25519:1",                         // ... copied and removed
+		" layer opt/deploy_key.b64:",                                       // its base64 form
+		" layer app/.git-credentials:1",                                    // https://user:token@host
+		" layer app/lib/app.jar!BOOT-INF/classes/application.properties:2", // token in a jar
+		" layer app/config.tar.gz!config/.env:1",                           // .env in a .tar.gz
+		" layer var/log/app/app.log:",                                      // last line of an 18 MiB log
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no finding %q among\n%s", want, joined)
+		}
+	}
+	if !strings.Contains(joined, "removed in") {
+		t.Errorf("no finding says its file was removed in a later layer:\n%s", joined)
 	}
 }
