@@ -92,9 +92,15 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 		return res, err
 	}
 
-	if err := checkBeforeBuild(ctx, src, bc.BuildArgs, opts); err != nil {
+	sc, err := policy.NewScanner()
+	if err != nil {
 		return nil, err
 	}
+	defer sc.Close()
+	if err := checkBeforeBuild(ctx, src, bc.BuildArgs, opts, sc); err != nil {
+		return nil, err
+	}
+	scanLayers := opts[OptScanLayers] != "false"
 
 	defer func() {
 		var el *parser.LocationError
@@ -126,6 +132,11 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 		ref, err := r.SingleRef()
 		if err != nil {
 			return nil, err
+		}
+		if scanLayers {
+			if err := scanBuilt(ctx, c, ref, dfRes.Image, sc); err != nil {
+				return nil, err
+			}
 		}
 		return &dockerui.BuildResult{Reference: ref, Image: dfRes.Image, BaseImage: dfRes.BaseImage, Epoch: dfRes.Epoch}, nil
 	})
@@ -201,12 +212,7 @@ func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
 
 // checkBeforeBuild runs Check with the default rules and returns a *RefusedError, carrying the
 // Dockerfile location of the first violation, when anything is refused.
-func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[string]string, opts map[string]string) error {
-	sc, err := policy.NewScanner(policy.WithJobs(1))
-	if err != nil {
-		return err
-	}
-	defer sc.Close()
+func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[string]string, opts map[string]string, sc *policy.Scanner) error {
 	var declared map[string]bool
 	if v, ok := opts[OptSecrets]; ok {
 		declared = map[string]bool{}

@@ -32,7 +32,8 @@ func TestFrontendImageAndInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const token = "npm_frontendTestToken00000000000000000001"
+	// npm-shaped, so that rules find it where no canary is known (the frontend image mode).
+	token := "npm_" + randHex(t, 18)
 	if _, err := vc.KVv2("secret").Put(ctx, "ci/npm", map[string]any{"token": token}); err != nil {
 		t.Fatal(err)
 	}
@@ -121,4 +122,53 @@ func TestFrontendImageAndInProcess(t *testing.T) {
 	t.Run("in-process", func(t *testing.T) {
 		solve(t, client.SolveOpt{}, true)
 	})
+
+	// examples/sneaky passes the Dockerfile checks; the frontend must find its leaks in the
+	// layers it built and fail before BuildKit exports anything.
+	for _, tc := range []struct {
+		name      string
+		inProcess bool
+	}{{"gateway image refuses leaky layers", false}, {"in-process refuses leaky layers", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sneaky := filepath.Join(root, "examples", "sneaky")
+			fs, err := fsutil.NewFS(sneaky)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "oci")
+			opt := client.SolveOpt{
+				FrontendAttrs: map[string]string{"build-arg:BASE": s.BaseImage},
+				LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
+				Session:       []session.Attachable{secretsprovider.NewSecretProvider(store)},
+				Exports:       []client.ExportEntry{{Type: client.ExporterOCI, Attrs: map[string]string{"tar": "false"}, OutputDir: out}},
+			}
+			c, err := s.BuildKit.Client(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if tc.inProcess {
+				_, err = c.Build(ctx, opt, "safebuild", frontend.Build, nil)
+			} else {
+				opt.Frontend = "gateway.v0"
+				opt.FrontendAttrs["source"] = frontendRef
+				_, err = c.Solve(ctx, nil, opt, nil)
+			}
+			if err == nil {
+				t.Fatal("the sneaky build was not refused")
+			}
+			msg := err.Error()
+			for _, want := range []string{"build refused", "app/.npmrc", "app/deploy_key", "root/.ssh/id_ed25519", "root/.npm-token"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("refusal lacks %q:\n%s", want, msg)
+				}
+			}
+			if strings.Contains(msg, token) {
+				t.Error("the refusal holds the Vault value")
+			}
+			if _, err := os.Stat(filepath.Join(out, "index.json")); err == nil {
+				t.Error("a refused build exported an image")
+			}
+		})
+	}
 }

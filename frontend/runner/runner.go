@@ -116,6 +116,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		attrs["no-cache"] = ""
 	}
 	attrs[frontend.OptSecrets] = strings.Join(o.SecretIDs, ",")
+	// The gate scans the exported blobs, with canaries; the frontend need not scan twice.
+	attrs[frontend.OptScanLayers] = "false"
 	opt := client.SolveOpt{
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},

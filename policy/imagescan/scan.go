@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/safebuild/safebuild/policy"
@@ -192,14 +193,25 @@ func Sort(fs []Finding) {
 	})
 }
 
-// scanConfig scans each config field as its own fragment, so that findings name it: Env[3],
-// Labels["k"], Cmd, Entrypoint, OnBuild[0], History[7].created_by, and manifest/index
-// annotations.
+// scanConfig scans img's config and annotations.
 func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
 	cfg, _, err := img.Config()
 	if err != nil {
 		return err
 	}
+	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, img.Digest, emit)
+	addStats(st)
+	if err != nil {
+		return fmt.Errorf("%s: %w", img.Source, err)
+	}
+	return nil
+}
+
+// ScanConfig scans each config field as its own fragment, so that findings name it: Env[3],
+// Labels["k"], Cmd, Entrypoint, OnBuild[0], History[7].created_by, and the manifest or index
+// annotations. ref (a digest, or "" before export) becomes each finding's Origin.Ref.
+func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, annotations map[string]string, ref string, emit func(policy.Finding) error) (policy.Stats, error) {
+	var stats policy.Stats
 	type field struct{ kind, path, text string }
 	var fields []field
 	add := func(kind, path, text string) {
@@ -225,18 +237,20 @@ func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit 
 		add(OriginConfig, fmt.Sprintf("History[%d].created_by", i), h.CreatedBy)
 		add(OriginConfig, fmt.Sprintf("History[%d].comment", i), h.Comment)
 	}
-	for _, k := range sortedKeys(img.Annotations) {
-		add(OriginManifest, fmt.Sprintf("Annotations[%q]", k), k+"="+img.Annotations[k])
+	for _, k := range sortedKeys(annotations) {
+		add(OriginManifest, fmt.Sprintf("Annotations[%q]", k), k+"="+annotations[k])
 	}
 	for _, f := range fields {
-		o := policy.Origin{Kind: f.kind, Ref: img.Digest, Path: f.path}
+		o := policy.Origin{Kind: f.kind, Ref: ref, Path: f.path}
 		st, err := sc.ScanReader(ctx, o, strings.NewReader(f.text), emit)
-		addStats(st)
+		stats.Files += st.Files
+		stats.Bytes += st.Bytes
+		stats.Skipped += st.Skipped
 		if err != nil {
-			return fmt.Errorf("%s: config %s: %w", img.Source, f.path, err)
+			return stats, fmt.Errorf("config %s: %w", f.path, err)
 		}
 	}
-	return nil
+	return stats, nil
 }
 
 func sortedKeys(m map[string]string) []string {
