@@ -32,8 +32,9 @@ func TestFrontendImageAndInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// npm-shaped, so that rules find it where no canary is known (the frontend image mode).
-	token := "npm_" + randHex(t, 18)
+	// Token-shaped (a GitHub PAT), so that rules find it where no canary is known (the frontend
+	// image mode).
+	token := "ghp_" + randHex(t, 18)
 	if _, err := vc.KVv2("secret").Put(ctx, "ci/npm", map[string]any{"token": token}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,9 @@ func TestFrontendImageAndInProcess(t *testing.T) {
 			}
 			out := filepath.Join(t.TempDir(), "oci")
 			opt := client.SolveOpt{
-				FrontendAttrs: map[string]string{"build-arg:BASE": s.BaseImage},
+				// no-cache: other tests build examples/sneaky with other secret values, and a
+				// secret's value is not part of BuildKit's cache key (moby/buildkit#2547).
+				FrontendAttrs: map[string]string{"build-arg:BASE": s.BaseImage, "no-cache": ""},
 				LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
 				Session:       []session.Attachable{secretsprovider.NewSecretProvider(store)},
 				Exports:       []client.ExportEntry{{Type: client.ExporterOCI, Attrs: map[string]string{"tar": "false"}, OutputDir: out}},
