@@ -89,8 +89,12 @@ func (i *Image) Layers() ([]*Layer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: layer %d: %w", i.Source, n, err)
 		}
-		diffID, err := l.DiffID()
-		if err != nil {
+		// The config names every diffID; asking the layer would make go-containerregistry
+		// decompress the whole blob to compute it.
+		var diffID v1.Hash
+		if len(cfg.RootFS.DiffIDs) == len(ls) {
+			diffID = cfg.RootFS.DiffIDs[n]
+		} else if diffID, err = l.DiffID(); err != nil {
 			return nil, fmt.Errorf("%s: layer %d (%s): %w", i.Source, n, dg, err)
 		}
 		mt, _ := l.MediaType()

@@ -48,6 +48,27 @@ func (w *Whiteouts) add(layer int, p string, opaque bool) {
 	}
 }
 
+// Layer returns what layer deletes: whited-out paths and opaque directories, sorted.
+func (w *Whiteouts) Layer(layer int) (files, opaque []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	files = append([]string(nil), w.files[layer]...)
+	opaque = append([]string(nil), w.opaque[layer]...)
+	sort.Strings(files)
+	sort.Strings(opaque)
+	return files, opaque
+}
+
+// AddLayer records what layer deletes, as Layer returned it (a result cache replays it).
+func (w *Whiteouts) AddLayer(layer int, files, opaque []string) {
+	for _, f := range files {
+		w.add(layer, f, false)
+	}
+	for _, d := range opaque {
+		w.add(layer, d, true)
+	}
+}
+
 // RemovedIn returns the first layer above layer that deletes p — a whiteout of p or of a
 // directory above it, or an opaque directory above it — and false when none does.
 func (w *Whiteouts) RemovedIn(p string, layer int) (int, bool) {

@@ -61,6 +61,8 @@ type Options struct {
 	Archives archive.Options
 	// Layers bounds each layer's decompressed size and entry count.
 	Layers image.Limits
+	// Cache, when set, replays layers scanned before with the same key (see Cache).
+	Cache *Cache
 }
 
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
@@ -105,14 +107,46 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 	for _, l := range layers {
 		info := &Layer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, CreatedBy: RedactCreatedBy(l.CreatedBy)}
 		g.Go(func() error {
-			emitL := collect(info)
-			return image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
+			if o.Cache != nil {
+				if e, ok := o.Cache.get(l, o); ok {
+					if fs, err := fromCached(e.Findings); err == nil {
+						wo.AddLayer(l.Index, e.Whiteouts, e.Opaque)
+						emitL := collect(info)
+						for _, f := range fs {
+							emitL(f)
+						}
+						addStats(e.Stats)
+						return nil
+					}
+				}
+			}
+			var (
+				layerFindings []policy.Finding
+				layerStats    policy.Stats
+				lmu           sync.Mutex
+			)
+			emitAll := collect(info)
+			emitL := func(f policy.Finding) error {
+				lmu.Lock()
+				layerFindings = append(layerFindings, f)
+				lmu.Unlock()
+				return emitAll(f)
+			}
+			addLayerStats := func(st policy.Stats) {
+				lmu.Lock()
+				layerStats.Files += st.Files
+				layerStats.Bytes += st.Bytes
+				layerStats.Skipped += st.Skipped
+				lmu.Unlock()
+				addStats(st)
+			}
+			err := image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
 				if e.Content == nil {
 					return nil
 				}
 				scan := func(p string, r io.Reader) error {
 					st, err := sc.ScanReader(gctx, policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: p}, r, emitL)
-					addStats(st)
+					addLayerStats(st)
 					if err != nil {
 						return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
 					}
@@ -136,6 +170,11 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				}
 				return nil
 			})
+			if err == nil && o.Cache != nil {
+				files, opaque := wo.Layer(l.Index)
+				o.Cache.put(l, o, &cacheEntry{Findings: toCached(layerFindings), Whiteouts: files, Opaque: opaque, Stats: layerStats})
+			}
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -7,7 +7,9 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -184,5 +186,60 @@ func TestScanOpensArchivesInLayers(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("missing %q in\n%s", want, joined)
 		}
+	}
+}
+
+// TestCache: a second scan with the same key replays each layer without reading its blob and
+// reports exactly what the first did (removed_in_layer included); a different salt or different
+// limits miss, so a cached result can never stand in for a scan that would differ.
+func TestCache(t *testing.T) {
+	dir := leakyImage(t)
+	cacheDir := t.TempDir()
+	scan := func(salt string, o Options) ([]Finding, error) {
+		set, err := image.Open(context.Background(), image.Ref{Kind: image.OCILayout, Target: dir}, image.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer set.Close()
+		sc, err := policy.NewScanner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		if o.Cache, err = NewCache(cacheDir, salt); err != nil {
+			t.Fatal(err)
+		}
+		var got []Finding
+		_, err = Scan(context.Background(), sc, set.Images[0], o, func(f Finding) error { got = append(got, f); return nil })
+		return got, err
+	}
+	first, err := scan("engine-a", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) == 0 {
+		t.Fatal("no findings to cache")
+	}
+	// Take the layer blobs away: only the cache can answer now.
+	set, _ := image.Open(context.Background(), image.Ref{Kind: image.OCILayout, Target: dir}, image.Options{})
+	ls, _ := set.Images[0].Layers()
+	for _, l := range ls {
+		alg, hx, _ := strings.Cut(l.Digest, ":")
+		if err := os.Remove(filepath.Join(dir, "blobs", alg, hx)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, err := scan("engine-a", Options{})
+	if err != nil {
+		t.Fatalf("cached scan read a blob: %v", err)
+	}
+	if !reflect.DeepEqual(first, second) {
+		t.Errorf("cached scan differs:\n%+v\nwant\n%+v", second, first)
+	}
+	if _, err := scan("engine-b", Options{}); err == nil {
+		t.Error("another salt was answered from the cache")
+	}
+	if _, err := scan("engine-a", Options{Archives: archive.Options{MaxDepth: 1}}); err == nil {
+		t.Error("other archive limits were answered from the cache")
 	}
 }
