@@ -90,6 +90,7 @@ func BuildRules() []Rule {
 			Entropy:     2.5,
 			Severity:    SeverityCritical,
 			Tags:        []string{"build", "npm"},
+			Fallback:    true, // gitleaks' npm-access-token is more specific for npm_ tokens
 			Allowlists:  ph,
 			Matches: []Sample{
 				{Path: "app/.npmrc", Content: "//registry.npmjs.org/:_authToken=npm_q8Xb2kLmN4pR7sT1vW3yZ5aC9dE0fG6hJ2kL\n"},

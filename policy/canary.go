@@ -217,6 +217,7 @@ func (s *canarySet) find(o Origin, w *window, emit func(Finding) error) error {
 	}
 	bloom := s.bloom
 	var reported map[int]bool
+	cur := newLineCursor(w)
 	end := min(len(buf)-8, w.ownEnd-1)
 	for i := w.ownStart; i <= end; i++ {
 		k := binary.LittleEndian.Uint64(buf[i:])
@@ -239,7 +240,8 @@ func (s *canarySet) find(o Origin, w *window, emit func(Finding) error) error {
 				reported = map[int]bool{}
 			}
 			reported[key] = true
-			if err := emit(s.finding(p, o, w, i)); err != nil {
+			line, col := cur.at(i)
+			if err := emit(s.finding(p, o, line, col)); err != nil {
 				return err
 			}
 			break
@@ -309,14 +311,14 @@ func isBase64Char(c byte, urlSafe bool) bool {
 	}
 }
 
-func (s *canarySet) finding(p canaryPat, o Origin, w *window, i int) Finding {
+func (s *canarySet) finding(p canaryPat, o Origin, line, col int) Finding {
 	h := s.hashes[p.canary]
 	return Finding{
 		RuleID:       CanaryRuleID,
 		Description:  fmt.Sprintf("Exact value of canary %q (%s)", s.names[p.canary], encNames[p.enc]),
 		Origin:       o,
-		Line:         w.line + bytes.Count(w.buf[:i], []byte{'\n'}),
-		Column:       column(w, i),
+		Line:         line,
+		Column:       col,
 		Severity:     SeverityCritical,
 		Tags:         []string{"canary", encNames[p.enc]},
 		SecretSHA256: h,

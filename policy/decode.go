@@ -1,11 +1,12 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 )
 
-// Encoded text: base64 (standard or URL alphabet) and hex runs are decoded and the result scanned
+// Encoded text: base64 (standard or URL alphabet), hex and percent-encoded runs are decoded and the result scanned
 // again with the rules, to a bounded depth, as gitleaks' --max-decode-depth does. Findings in
 // decoded text are reported at the encoded run's position, tagged "decoded:<encoding>".
 
@@ -15,8 +16,8 @@ const (
 	minHexRun    = 32
 )
 
-// maxDecodedShare bounds how much of a decoded run may be non-text: decoded binary (keys in
-// DER, compressed data) is not rescanned.
+// maxNonText bounds the share of a decoded run that may be non-text: decoded binary (keys in
+// DER, compressed data, identifiers that happen to be valid base64) is not rescanned.
 const maxNonText = 0.1
 
 type decodedSeg struct {
@@ -54,22 +55,42 @@ var byteClass = func() (t [256]uint8) {
 // decodeSegments finds encoded runs that start in buf[from:to] and decode to text.
 func decodeSegments(buf []byte, from, to int) []decodedSeg {
 	var out []decodedSeg
-	for i := from; i < to; {
-		if byteClass[buf[i]] == 0 {
-			i++
+	cls := &byteClass
+	// A run of at least minBase64Run characters covers a probe position, probes being
+	// minBase64Run apart: only runs under a probe are looked at, most bytes never are.
+	lastEnd := 0
+	for k := from; k < to; {
+		if cls[buf[k]] == 0 {
+			k += minBase64Run
 			continue
 		}
-		j := i
-		var seen uint8
-		for j < len(buf) && byteClass[buf[j]] != 0 {
-			seen |= byteClass[buf[j]]
+		i := k
+		for i > lastEnd && cls[buf[i-1]] != 0 {
+			i--
+		}
+		j := k + 1
+		for j < len(buf) && cls[buf[j]] != 0 {
 			j++
 		}
-		run := buf[i:j]
+		lastEnd = j
+		k = j + minBase64Run
+		if i < from {
+			continue // the run started in the previous window's own part: already decoded there
+		}
+		if i >= to {
+			break
+		}
 		start := i
-		i = j
+		run := buf[i:j]
 		if len(run) < minBase64Run {
 			continue
+		}
+		if !peekText(run) {
+			continue // most runs are identifiers: their first characters decode to non-text
+		}
+		var seen uint8
+		for _, c := range run {
+			seen |= cls[c]
 		}
 		pad := j
 		for pad < len(buf) && pad-j < 2 && buf[pad] == '=' {
@@ -112,7 +133,77 @@ func decodeSegments(buf []byte, from, to int) []decodedSeg {
 			out = append(out, decodedSeg{start: start, end: pad, enc: enc, data: data})
 		}
 	}
+	return append(out, percentSegments(buf, from, to)...)
+}
+
+// percentSegments finds, as gitleaks does, each line's stretch from its first %XX escape to its
+// last, and decodes it.
+func percentSegments(buf []byte, from, to int) []decodedSeg {
+	var out []decodedSeg
+	for i := from; i < to; {
+		k := bytes.IndexByte(buf[i:to], '%')
+		if k < 0 {
+			break
+		}
+		i += k
+		if !isEscape(buf, i) {
+			i++
+			continue
+		}
+		end := len(buf)
+		if nl := bytes.IndexByte(buf[i:], '\n'); nl >= 0 {
+			end = i + nl
+		}
+		last := i
+		for j := i + 1; j < end; j++ {
+			if buf[j] == '%' && isEscape(buf, j) {
+				last = j
+			}
+		}
+		seg := buf[i : last+3]
+		data := make([]byte, 0, len(seg))
+		for j := 0; j < len(seg); j++ {
+			if seg[j] == '%' && isEscape(seg, j) {
+				data = append(data, unhex(seg[j+1])<<4|unhex(seg[j+2]))
+				j += 2
+				continue
+			}
+			data = append(data, seg[j])
+		}
+		if isText(data) {
+			out = append(out, decodedSeg{start: i, end: last + 3, enc: "percent", data: data})
+		}
+		i = last + 3
+	}
 	return out
+}
+
+func isEscape(b []byte, i int) bool {
+	return i+2 < len(b) && b[i] == '%' && isHexChar(b[i+1]) && isHexChar(b[i+2])
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// peekText reports whether the first characters of run decode to text as hex or as base64
+// (either alphabet): a cheap test before looking at the whole run.
+func peekText(run []byte) bool {
+	if len(run) >= minHexRun && allHex(run[:16]) && isText(hexPeek(run)) {
+		return true
+	}
+	var peek [9]byte
+	m, err := base64.RawStdEncoding.Decode(peek[:], run[:12])
+	if err != nil {
+		m, err = base64.RawURLEncoding.Decode(peek[:], run[:12])
+	}
+	return err == nil && isText(peek[:m])
 }
 
 func allHex(b []byte) bool {

@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,7 @@ func TestDecodedFindings(t *testing.T) {
 	}{
 		{"base64", "data:\n  env: " + b64 + "\n", 2, true, "decoded:base64"},
 		{"base64url", "v=" + base64.RawURLEncoding.EncodeToString([]byte(secretLine+"?>")), 2, true, "decoded:base64"},
+		{"percent", "url=https://ci.example/hook?env=" + percentAll(secretLine) + "&x=1\n", 2, true, "decoded:percent"},
 		{"hex", "blob " + hex.EncodeToString([]byte(secretLine)) + "\n", 2, true, "decoded:hex"},
 		{"nested, depth 2", "v: " + twice, 2, true, "decoded:base64,base64"},
 		{"nested, depth 1", "v: " + twice, 1, false, ""},
@@ -55,4 +57,13 @@ func TestDecodeSkipsBinaryAndIdentifiers(t *testing.T) {
 	for _, seg := range decodeSegments(in, 0, len(in)) {
 		t.Errorf("decoded non-text run %q", in[seg.start:seg.end])
 	}
+}
+
+// percentAll escapes every byte of s.
+func percentAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "%%%02X", s[i])
+	}
+	return b.String()
 }

@@ -3,8 +3,10 @@ package policy
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/h2non/filetype"
 )
@@ -23,6 +25,7 @@ type cand struct {
 	start  int
 	end    int
 	line   int
+	col    int
 	secret []byte
 	match  []byte
 }
@@ -56,9 +59,10 @@ func newDetector(s *Scanner) *detector {
 func (d *detector) scan(ctx context.Context, o Origin, r io.Reader, open func() (io.ReadCloser, error), emit func(Finding) error) (Stats, error) {
 	st := Stats{Files: 1}
 	path := o.Path
-	rulesOn := !d.pathAllowedGlobally(path)
+	lowerPath := strings.ToLower(path)
+	rulesOn := !d.pathAllowedGlobally(path, lowerPath)
 	if rulesOn {
-		if err := d.pathRules(o, emit); err != nil {
+		if err := d.pathRules(o, lowerPath, emit); err != nil {
 			return st, err
 		}
 	}
@@ -178,9 +182,9 @@ func isPlainText(b []byte) bool {
 }
 
 // pathAllowedGlobally reports whether a global allowlist skips the whole fragment by path.
-func (d *detector) pathAllowedGlobally(path string) bool {
+func (d *detector) pathAllowedGlobally(path, lower string) bool {
 	for _, a := range d.rs.global {
-		if a.pathOnlySkip(path) {
+		if a.pathOnlySkip(path, lower) {
 			return true
 		}
 	}
@@ -189,26 +193,26 @@ func (d *detector) pathAllowedGlobally(path string) bool {
 
 // pathOnlySkip reports whether this allowlist skips a fragment (or a rule) by path alone:
 // with OR, any path match; with AND, a path match when the allowlist checks nothing else.
-func (a *compiledAllowlist) pathOnlySkip(path string) bool {
+func (a *compiledAllowlist) pathOnlySkip(path, lower string) bool {
 	if a.paths == nil || path == "" {
 		return false
 	}
 	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil) {
 		return false
 	}
-	return a.paths.get().MatchString(path)
+	return a.paths.matchPath(path, lower)
 }
 
 // pathRules decides which rules apply to path and reports path-only rules that fire on it.
-func (d *detector) pathRules(o Origin, emit func(Finding) error) error {
+func (d *detector) pathRules(o Origin, lower string, emit func(Finding) error) error {
 	path := o.Path
 	for i, r := range d.rs.rules {
 		on := true
-		if r.path != nil && !r.path.get().MatchString(path) {
+		if r.path != nil && !r.path.matchPath(path, lower) {
 			on = false
 		}
 		for _, a := range r.allow {
-			if on && a.pathOnlySkip(path) {
+			if on && a.pathOnlySkip(path, lower) {
 				on = false
 			}
 		}
@@ -236,10 +240,20 @@ var lowerTable = func() (t [256]byte) {
 	return t
 }()
 
+// asciiLower writes src with ASCII letters lower-cased into dst, eight bytes at a time: in each
+// 64-bit word, a byte gets 0x20 added when it lies in 'A'..'Z' (bytes >= 0x80 are left alone).
 func asciiLower(dst, src []byte) {
+	const ones = 0x0101010101010101
 	dst = dst[:len(src)]
-	for i, c := range src {
-		dst[i] = lowerTable[c]
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		w := binary.LittleEndian.Uint64(src[i:])
+		h := w & (0x7f * ones)
+		upper := ((h + (0x80-'A')*ones) ^ (h + (0x80-'Z'-1)*ones)) &^ w & (0x80 * ones)
+		binary.LittleEndian.PutUint64(dst[i:], w|upper>>2)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = lowerTable[src[i]]
 	}
 }
 
@@ -255,6 +269,9 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 		for _, m := range rs.ac.FindAllOverlapping(lower) {
 			for _, ri := range rs.kwRules[m.PatternID] {
 				if !d.active[ri] {
+					continue
+				}
+				if fs := rs.rules[ri].follows; fs != nil && !anyFollow(fs, buf, lower, rs.keywords[m.PatternID], m.Start) {
 					continue
 				}
 				sr := rs.rules[ri].spread
@@ -285,6 +302,15 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 		d.spans[ri] = d.spans[ri][:0]
 	}
 	return d.report(o, w, emit)
+}
+
+func anyFollow(fs []follow, buf, lower []byte, kw string, start int) bool {
+	for i := range fs {
+		if fs[i].allows(buf, lower, kw, start) {
+			return true
+		}
+	}
+	return false
 }
 
 // snapLimit bounds how far a span is widened to reach a line boundary.
@@ -342,20 +368,26 @@ func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string
 			continue
 		}
 		for _, m := range r.re.get().FindAllIndex(buf[sp.start:sp.end], -1) {
-			a, b := sp.start+m[0], sp.start+m[1]
-			// gitleaks trims newlines off the match before using it.
-			for a < b && buf[a] == '\n' {
-				a++
-			}
-			for b > a && buf[b-1] == '\n' {
-				b--
-			}
-			if a < w.ownStart || a >= w.ownEnd || a == b {
-				continue
-			}
-			d.candidate(r, w, a, b, path)
+			d.match(r, w, sp.start+m[0], sp.start+m[1], path)
 		}
 	}
+}
+
+// match trims a regex match at buf[a:b] as gitleaks does and keeps it if it starts in the
+// window's own part.
+func (d *detector) match(r *compiledRule, w *window, a, b int, path string) {
+	buf := w.buf
+	// gitleaks trims newlines off the match before using it.
+	for a < b && buf[a] == '\n' {
+		a++
+	}
+	for b > a && buf[b-1] == '\n' {
+		b--
+	}
+	if a < w.ownStart || a >= w.ownEnd || a == b {
+		return
+	}
+	d.candidate(r, w, a, b, path)
 }
 
 // candidate applies secret-group extraction, entropy, gitleaks:allow and allowlists to one
@@ -397,8 +429,7 @@ func (d *detector) candidate(r *compiledRule, w *window, a, b int, path string) 
 			return
 		}
 	}
-	d.cands = append(d.cands, cand{rule: r, start: a, end: b, secret: secret, match: match,
-		line: w.line + bytes.Count(buf[:a], []byte{'\n'})})
+	d.cands = append(d.cands, cand{rule: r, start: a, end: b, secret: secret, match: match})
 }
 
 // allows reports whether the allowlist suppresses a finding, with gitleaks' semantics.
@@ -413,7 +444,7 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool
 	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
 	stopOK := a.stop != nil && len(secret) > 0 && a.stop.IsMatch(bytes.ToLower(secret))
 	if a.cond == ConditionAnd {
-		if a.paths != nil && !a.paths.get().MatchString(path) {
+		if a.paths != nil && !a.paths.matchPath(path, strings.ToLower(path)) {
 			return false
 		}
 		if a.regexes != nil && !regexOK {
@@ -427,14 +458,21 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool
 	return regexOK || stopOK
 }
 
-// report drops fallback candidates covered by a specific rule, then emits the rest.
+// report drops fallback candidates covered by a specific rule, then emits the rest. Candidates
+// are put in text order first, so that lines and columns come from one pass over the window (a
+// window with many findings costs linear, not quadratic, time).
 func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
+	slices.SortStableFunc(d.cands, func(a, b cand) int { return a.start - b.start })
+	cur := newLineCursor(w)
+	for i := range d.cands {
+		d.cands[i].line, d.cands[i].col = cur.at(d.cands[i].start)
+	}
 	for i := range d.cands {
 		c := &d.cands[i]
-		if c.rule.generic && d.covered(c) {
+		if c.rule.generic && d.covered(i) {
 			continue
 		}
-		line, col := c.line, column(w, c.start)
+		line, col := c.line, c.col
 		if w.decoded != "" {
 			line, col = w.atLine, w.atColumn
 		}
@@ -452,22 +490,53 @@ func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
 	return nil
 }
 
-// covered reports whether another, non-fallback rule found a secret containing c's on c's line.
-func (d *detector) covered(c *cand) bool {
-	for j := range d.cands {
-		o := &d.cands[j]
-		if o.rule != c.rule && !o.rule.generic && o.line == c.line && bytes.Contains(o.secret, c.secret) {
-			return true
+// covered reports whether another, non-fallback rule found a secret containing candidate i's on
+// the same line. Candidates are in text order, so only those on the same line are looked at.
+func (d *detector) covered(i int) bool {
+	c := &d.cands[i]
+	for _, dir := range []int{-1, 1} {
+		for j := i + dir; j >= 0 && j < len(d.cands) && d.cands[j].line == c.line; j += dir {
+			o := &d.cands[j]
+			if o.rule != c.rule && !o.rule.generic && bytes.Contains(o.secret, c.secret) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
+// column returns the 1-based column of offset i in w.
 func column(w *window, i int) int {
 	if j := bytes.LastIndexByte(w.buf[:i], '\n'); j >= 0 {
 		return i - j
 	}
 	return w.col + i + 1
+}
+
+// lineCursor turns increasing offsets in a window into 1-based lines and columns in one pass.
+type lineCursor struct {
+	w      *window
+	pos    int // offset up to which newlines are counted
+	line   int // line at pos
+	lastNL int // offset of the last newline before pos, or -1
+}
+
+func newLineCursor(w *window) *lineCursor {
+	return &lineCursor{w: w, line: w.line, lastNL: -1}
+}
+
+// at returns the line and column of offset i; offsets must not decrease between calls.
+func (c *lineCursor) at(i int) (line, col int) {
+	seg := c.w.buf[c.pos:i]
+	if n := bytes.Count(seg, []byte{'\n'}); n > 0 {
+		c.line += n
+		c.lastNL = c.pos + bytes.LastIndexByte(seg, '\n')
+	}
+	c.pos = i
+	if c.lastNL >= 0 {
+		return c.line, i - c.lastNL
+	}
+	return c.line, c.w.col + i + 1
 }
 
 func (d *detector) newFinding(r *compiledRule, o Origin, line, col int, match string, secret []byte) Finding {

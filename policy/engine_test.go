@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A GitHub PAT-shaped value; it only has to satisfy gitleaks' github-pat rule.
@@ -245,6 +246,13 @@ func TestFSSource(t *testing.T) {
 	if len(fs) == 0 {
 		t.Error("file root: no finding")
 	}
+	// A symlink given as the root is followed.
+	if err := os.Symlink(filepath.Join(dir, "a"), filepath.Join(dir, "alink")); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ = scanSource(t, newTestScanner(t), &FS{Root: filepath.Join(dir, "alink")}); len(fs) == 0 {
+		t.Error("symlinked root: no finding")
+	}
 	_, err := newTestScanner(t).Scan(context.Background(), &FS{Root: filepath.Join(dir, "missing")}, func(Finding) error { return nil })
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing root: err = %v", err)
@@ -309,5 +317,41 @@ func TestRedact(t *testing.T) {
 	got := redact(long, "SECRETSECRETSECRET1")
 	if len(got) > maxExcerpt || !strings.Contains(got, "SECR*****") {
 		t.Errorf("long excerpt = %q", got)
+	}
+}
+
+// TestManyFindingsOneWindow: lines and columns of many findings in one window (and on one long
+// line) are computed in one pass, not one scan of the window per finding.
+func TestManyFindingsOneWindow(t *testing.T) {
+	const n = 20000
+	value := "canary-value-0123"
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "t%d=%s %s\n", i, testPAT, value)
+	}
+	oneLine := strings.ReplaceAll(b.String(), "\n", " ")
+	s := newTestScanner(t, WithCanaries(Canary{Name: "c", Value: []byte(value)}))
+	start := time.Now()
+	for _, content := range []string{b.String(), oneLine} {
+		var pats, canaries int
+		_, err := s.ScanReader(context.Background(), Origin{Kind: OriginFile, Path: "dump.txt"}, strings.NewReader(content),
+			func(f Finding) error {
+				switch f.RuleID {
+				case "github-pat":
+					pats++
+				case CanaryRuleID:
+					canaries++
+				}
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pats != n || canaries != n {
+			t.Errorf("%d github-pat and %d canary findings, want %d each", pats, canaries, n)
+		}
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
 	}
 }

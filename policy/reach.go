@@ -231,3 +231,313 @@ func isRepeat(re *syntax.Regexp) bool {
 	}
 	return false
 }
+
+// requiredLiterals returns lower-cased strings one of which appears (case-insensitively) in every
+// match of expr, when it can tell and each is at least minLen bytes long. Path regexes use it to skip
+// the regex engine for paths that cannot match.
+func requiredLiterals(expr string, minLen int) ([]string, bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, false
+	}
+	set, ok := required(re)
+	if !ok || len(set) == 0 || len(set) > 64 {
+		return nil, false
+	}
+	for _, s := range set {
+		if len(s) < minLen {
+			return nil, false
+		}
+	}
+	return set, true
+}
+
+func required(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{strings.ToLower(string(re.Rune))}, true
+	case syntax.OpCapture:
+		return required(re.Sub[0])
+	case syntax.OpPlus:
+		return required(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return required(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		var best []string
+		bestLen := 0
+		for _, sub := range re.Sub {
+			set, ok := required(sub)
+			if !ok || len(set) == 0 {
+				continue
+			}
+			m := len(set[0])
+			for _, s := range set {
+				m = min(m, len(s))
+			}
+			if m > bestLen {
+				best, bestLen = set, m
+			}
+		}
+		return best, best != nil
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			set, ok := required(sub)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, set...)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// follow says what must come right after a literal for a rule to match: a sequence of steps,
+// each some bytes of a class. A keyword hit inside lit that is not followed so is dropped before
+// any regex runs: vault-service-token's keyword "s." is in nearly every Go file, and "s.Field"
+// cannot be "s." + 24 alphanumerics; generic-api-key's "key" must be followed, within 23 bytes
+// of name characters and quotes, by an assignment operator.
+type follow struct {
+	lit   string // lower-cased
+	steps []step
+}
+
+// step is min..max bytes of class.
+type step struct {
+	class    [256]bool
+	min, max int
+}
+
+// maxStep bounds how many bytes one step looks at; unbounded repetitions stop the sequence.
+const maxStep = 64
+
+// ruleFollows returns the follow checks of expr: one per way for a match to contain a keyword,
+// or nil when some way has none (then every hit opens a span).
+func ruleFollows(expr string, keywords []string) []follow {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	fs, ok := follows(re, keywords)
+	if !ok {
+		return nil
+	}
+	return fs
+}
+
+func follows(re *syntax.Regexp, kws []string) ([]follow, bool) {
+	switch re.Op {
+	case syntax.OpCapture:
+		return follows(re.Sub[0], kws)
+	case syntax.OpAlternate:
+		var out []follow
+		for _, sub := range re.Sub {
+			fs, ok := follows(sub, kws)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, fs...)
+		}
+		return out, true
+	case syntax.OpConcat:
+		for i, sub := range re.Sub {
+			lits, ok := literalSet(sub, 64)
+			if ok && allHaveKeyword(lits, kws) {
+				steps := stepsOf(re.Sub[i+1:])
+				if !selective(steps) {
+					return nil, false
+				}
+				out := make([]follow, len(lits))
+				for j, l := range lits {
+					out[j] = follow{lit: l, steps: steps}
+				}
+				return out, true
+			}
+			if _, ok := anchored(sub, kws); ok {
+				return follows(sub, kws)
+			}
+		}
+	}
+	return nil, false
+}
+
+func allHaveKeyword(lits []string, kws []string) bool {
+	for _, l := range lits {
+		if i, _ := firstKeyword(l, kws); i < 0 {
+			return false
+		}
+	}
+	return len(lits) > 0
+}
+
+// selective reports whether steps demand anything at all.
+func selective(steps []step) bool {
+	sum := 0
+	for _, s := range steps {
+		sum += s.min
+	}
+	return sum > 0
+}
+
+// stepsOf turns the start of a concatenation into steps: class repetitions exactly, then the
+// first byte of the next element, and stops at anything else (a necessary condition only).
+func stepsOf(elems []*syntax.Regexp) []step {
+	var steps []step
+	for _, e := range elems {
+		for e.Op == syntax.OpCapture {
+			e = e.Sub[0]
+		}
+		switch e.Op {
+		case syntax.OpRepeat, syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+			cls, ok := byteClassOf(e.Sub[0])
+			if !ok {
+				break
+			}
+			mn, mx := repeatBounds(e)
+			if mx < 0 || mx > maxStep {
+				if mn > 0 {
+					steps = append(steps, step{class: cls, min: min(mn, maxStep), max: min(mn, maxStep)})
+				}
+				return steps
+			}
+			steps = append(steps, step{class: cls, min: mn, max: mx})
+			continue
+		case syntax.OpCharClass, syntax.OpLiteral:
+			if cls, ok := byteClassOf(e); ok {
+				steps = append(steps, step{class: cls, min: 1, max: 1})
+				continue
+			}
+		}
+		if cls, ok := firstBytes(e); ok {
+			steps = append(steps, step{class: cls, min: 1, max: 1})
+		}
+		return steps
+	}
+	return steps
+}
+
+func repeatBounds(e *syntax.Regexp) (int, int) {
+	switch e.Op {
+	case syntax.OpStar:
+		return 0, -1
+	case syntax.OpPlus:
+		return 1, -1
+	case syntax.OpQuest:
+		return 0, 1
+	}
+	return e.Min, e.Max
+}
+
+// byteClassOf returns the bytes a one-character node can match: a character class, or a
+// one-rune literal. Any non-ASCII member allows every byte >= 0x80 (UTF-8 sequences).
+func byteClassOf(re *syntax.Regexp) (cls [256]bool, ok bool) {
+	var runes []rune
+	switch re.Op {
+	case syntax.OpCharClass:
+		runes = re.Rune
+	case syntax.OpLiteral:
+		if len(re.Rune) != 1 {
+			return cls, false
+		}
+		r := re.Rune[0]
+		runes = []rune{r, r}
+		if re.Flags&syntax.FoldCase != 0 {
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				runes = append(runes, f, f)
+			}
+		}
+	default:
+		return cls, false
+	}
+	for i := 0; i+1 < len(runes); i += 2 {
+		for r := runes[i]; r <= runes[i+1] && r < 0x80; r++ {
+			cls[r] = true
+		}
+		if runes[i+1] >= 0x80 {
+			for b := 0x80; b < 256; b++ {
+				cls[b] = true
+			}
+		}
+	}
+	return cls, true
+}
+
+// firstBytes returns the bytes a match of re can start with, when re cannot match empty.
+func firstBytes(re *syntax.Regexp) (cls [256]bool, ok bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) == 0 {
+			return cls, false
+		}
+		return byteClassOf(&syntax.Regexp{Op: syntax.OpLiteral, Rune: re.Rune[:1], Flags: re.Flags})
+	case syntax.OpCharClass:
+		return byteClassOf(re)
+	case syntax.OpCapture:
+		return firstBytes(re.Sub[0])
+	case syntax.OpPlus:
+		return firstBytes(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return firstBytes(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		if len(re.Sub) > 0 {
+			return firstBytes(re.Sub[0])
+		}
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			c, ok := firstBytes(sub)
+			if !ok {
+				return cls, false
+			}
+			for i := range cls {
+				cls[i] = cls[i] || c[i]
+			}
+		}
+		return cls, true
+	}
+	return cls, false
+}
+
+// allows reports whether a keyword hit at lower[start:] (lower-cased text) can be part of a match
+// per f: the text around the hit spells f.lit, and the raw bytes after it pass f.steps. A hit too
+// close to the end of the text to tell is allowed.
+func (f *follow) allows(buf, lower []byte, kw string, start int) bool {
+	for o := strings.Index(f.lit, kw); o >= 0; {
+		ls := start - o
+		if ls >= 0 && ls+len(f.lit) <= len(lower) && string(lower[ls:ls+len(f.lit)]) == f.lit &&
+			stepsMatch(buf, ls+len(f.lit), f.steps) {
+			return true
+		}
+		next := strings.Index(f.lit[o+1:], kw)
+		if next < 0 {
+			break
+		}
+		o += 1 + next
+	}
+	return false
+}
+
+// stepsMatch reports whether buf[p:] starts with bytes that pass steps, trying every split.
+func stepsMatch(buf []byte, p int, steps []step) bool {
+	if len(steps) == 0 {
+		return true
+	}
+	s := &steps[0]
+	n := 0
+	for n < s.max && p+n < len(buf) && s.class[buf[p+n]] {
+		n++
+	}
+	if p+n == len(buf) {
+		return true // the text ends before the question is settled
+	}
+	for k := n; k >= s.min; k-- {
+		if stepsMatch(buf, p+k, steps[1:]) {
+			return true
+		}
+	}
+	return false
+}

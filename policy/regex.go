@@ -2,6 +2,7 @@ package policy
 
 import (
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -21,6 +22,7 @@ var _ regex = (*regexp.Regexp)(nil)
 // whose keywords it meets, and a short scan does not wait for ~250 regexes to compile.
 type lazyRegex struct {
 	expr string
+	lits []string // for matchPath: one of these must be in the lower-cased text
 	once sync.Once
 	re   regex
 }
@@ -44,4 +46,47 @@ func (l *lazyRegex) get() regex {
 		l.re = re
 	})
 	return l.re
+}
+
+// matchPath is MatchString for paths: lower is path lower-cased. When the regex needs one of a
+// few literals, paths without any of them are refused without running the regex.
+func (l *lazyRegex) matchPath(path, lower string) bool {
+	if l.lits != nil {
+		found := false
+		for _, s := range l.lits {
+			if strings.Contains(lower, s) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return l.get().MatchString(path)
+}
+
+// newPathRegex is newLazyRegex for regexes over paths (see matchPath).
+func newPathRegex(expr string) (*lazyRegex, error) {
+	l, _, err := newLazyRegex(expr)
+	if err != nil {
+		return nil, err
+	}
+	if lits, ok := requiredLiterals(expr, 1); ok {
+		l.lits = lits
+	}
+	return l, nil
+}
+
+// pathSet matches a path against several path regexes.
+type pathSet []*lazyRegex
+
+// matchPath reports whether any regex matches path (lower is path lower-cased).
+func (ps pathSet) matchPath(path, lower string) bool {
+	for _, re := range ps {
+		if re.matchPath(path, lower) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Severity ranks how bad a finding is. The zero value is SeverityHigh's neighbour SeverityUnset,
-// which a Ruleset replaces by the default for the rule (high).
+// Severity ranks how bad a finding is. The zero value, SeverityUnset, is replaced by SeverityHigh
+// when a Ruleset is built.
 type Severity int
 
 // Severities, from least to most severe.

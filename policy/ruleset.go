@@ -50,15 +50,16 @@ type compiledRule struct {
 	pre     *lazyRegex // a cheap yes/no test run before re: prefilterExpr, or re itself
 	path    *lazyRegex // nil when the rule has no path
 	allow   []*compiledAllowlist
-	reach   int    // bytes a match may span (regexReach)
-	spread  spread // how far a match may extend around a keyword hit
-	generic bool   // gitleaks' "generic" precedence: dropped when a specific rule covers its secret
+	reach   int      // bytes a match may span (regexReach)
+	spread  spread   // how far a match may extend around a keyword hit
+	follows []follow // checks a keyword hit must pass to open a span (ruleFollows); nil: none
+	generic bool     // gitleaks' "generic" precedence: dropped when a specific rule covers its secret
 }
 
 type compiledAllowlist struct {
 	cond     Condition
 	target   Target
-	paths    *lazyRegex
+	paths    pathSet
 	regexes  *lazyRegex
 	stop     *ahocorasick.Automaton
 	hasPaths bool
@@ -165,7 +166,7 @@ func compileRule(r Rule) (*compiledRule, error) {
 		return nil, &RuleError{RuleID: r.ID, Field: "regex", Err: errors.New("secretGroup, keywords and entropy need a regex")}
 	}
 	if r.Path != "" {
-		p, _, err := newLazyRegex(r.Path)
+		p, err := newPathRegex(r.Path)
 		if err != nil {
 			return nil, &RuleError{RuleID: r.ID, Field: "path", Value: r.Path, Err: err}
 		}
@@ -190,6 +191,8 @@ func compileRule(r Rule) (*compiledRule, error) {
 	cr.Keywords = kws
 	if cr.re != nil {
 		cr.spread = ruleSpread(r.Regex, kws)
+		cr.follows = ruleFollows(r.Regex, kws)
+		cr.follows = ruleFollows(r.Regex, kws)
 		// The prefilter is a yes/no search, much cheaper per call than collecting matches; most
 		// spans around keyword hits hold no match at all. Without a cheaper expression, the
 		// regex itself serves.
@@ -238,8 +241,14 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 		return re, err
 	}
 	var err error
-	if ca.paths, err = join("paths", a.Paths); err != nil {
-		return nil, err
+	// Paths stay separate regexes (not joined): each has its own literal guard, so most paths
+	// are refused without running any regex.
+	for i, p := range a.Paths {
+		re, err := newPathRegex(p)
+		if err != nil {
+			return nil, &RuleError{RuleID: ruleID, Field: fmt.Sprintf("%s.paths[%d]", field, i), Value: p, Err: err}
+		}
+		ca.paths = append(ca.paths, re)
 	}
 	if ca.regexes, err = join("regexes", a.Regexes); err != nil {
 		return nil, err

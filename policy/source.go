@@ -47,8 +47,8 @@ type Source interface {
 	Fragments(ctx context.Context, yield func(Fragment) error) error
 }
 
-// FS is a Source over a file or a directory tree of the local filesystem. Symlinks are not
-// followed; non-regular files are ignored. Paths are reported as Root joined with the path
+// FS is a Source over a file or a directory tree of the local filesystem. A symlink given as
+// Root is followed; symlinks below it are not, and non-regular files are ignored. Paths are reported as Root joined with the path
 // below it, with forward slashes.
 type FS struct {
 	// Root is the file or directory to scan.
@@ -59,7 +59,7 @@ var _ Source = (*FS)(nil)
 
 // Fragments walks Root in lexical order and yields each regular file.
 func (s *FS) Fragments(ctx context.Context, yield func(Fragment) error) error {
-	fi, err := os.Lstat(s.Root)
+	fi, err := os.Stat(s.Root)
 	if err != nil {
 		return fmt.Errorf("scanning %s: %w", s.Root, err)
 	}
@@ -69,9 +69,13 @@ func (s *FS) Fragments(ctx context.Context, yield func(Fragment) error) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("scanning %s: not a regular file or directory (%s)", s.Root, fi.Mode().Type())
 	}
-	return filepath.WalkDir(s.Root, func(p string, d fs.DirEntry, err error) error {
+	root := s.Root
+	if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+		root = filepath.Clean(root) + string(filepath.Separator) // WalkDir follows "link/"
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == s.Root {
+			if p == root {
 				return err
 			}
 			// An unreadable sub-directory is reported by the caller's stats, not fatal.

@@ -25,6 +25,7 @@ type scanOptions struct {
 	showSecrets bool
 	scanBinary  bool
 	jobs        int
+	decodeDepth int
 }
 
 func newScanCmd() *cobra.Command {
@@ -34,7 +35,9 @@ func newScanCmd() *cobra.Command {
 		Short: "Scan a file or directory for secrets",
 		Long: `scan looks for credentials in a file or a directory tree with gitleaks' default rules plus
 safebuild's build-specific rules (or the rules of --config, a gitleaks TOML config).
-A .gitleaksignore file in PATH (a directory) suppresses findings by fingerprint.
+A .gitleaksignore file in PATH (a directory) suppresses findings by fingerprint. Secrets are
+redacted; --no-redact prints them only together with --show-secrets. The JSON report is a
+documented contract (policy/README.md): its field names do not change.
 
 Exit status: 0 no findings, 1 findings, 2 error.`,
 		Example: `  safebuild scan .
@@ -53,6 +56,7 @@ Exit status: 0 no findings, 1 findings, 2 error.`,
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "confirm that --no-redact may print raw secrets")
 	f.BoolVar(&o.scanBinary, "scan-binary", false, "run the rules over binary files too")
 	f.IntVar(&o.jobs, "jobs", 0, "files scanned in parallel (default: number of CPUs)")
+	f.IntVar(&o.decodeDepth, "max-decode-depth", 2, "decode base64/hex runs and rescan them up to this depth (0: off)")
 	return cmd
 }
 
@@ -64,7 +68,7 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 	if err != nil {
 		return err
 	}
-	opts := []policy.Option{policy.WithBinary(o.scanBinary), policy.WithSecrets(o.noRedact)}
+	opts := []policy.Option{policy.WithBinary(o.scanBinary), policy.WithSecrets(o.noRedact), policy.WithDecodeDepth(o.decodeDepth)}
 	if o.jobs != 0 {
 		opts = append(opts, policy.WithJobs(o.jobs))
 	}
