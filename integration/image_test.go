@@ -2,8 +2,11 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -77,9 +80,10 @@ func TestImageSourcesAgree(t *testing.T) {
 	dir := t.TempDir()
 	layoutDir, ociTar, dockerTar := filepath.Join(dir, "layout"), filepath.Join(dir, "oci.tar"), filepath.Join(dir, "docker.tar")
 	pushed := s.Registry.Host + "/examples/leaky:test"
+	const npmArg = "npm_KLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFR"
 	err = s.BuildKit.Build(ctx, stack.BuildOptions{
 		ContextDir: filepath.Join(root, "examples", "leaky"),
-		BuildArgs:  map[string]string{"BASE": s.BaseImage, "NPM_TOKEN": "npm_imageSourcesTestToken000000000000000"},
+		BuildArgs:  map[string]string{"BASE": s.BaseImage, "NPM_TOKEN": npmArg},
 		OCILayout:  layoutDir, OCIArchive: ociTar, DockerArchive: dockerTar, Name: pushed, Push: pushed,
 	})
 	if err != nil {
@@ -109,6 +113,7 @@ func TestImageSourcesAgree(t *testing.T) {
 
 	var want []layerView
 	var wantFound []string
+	var wantCLI string
 	for _, arg := range []string{
 		"oci:" + layoutDir,
 		"oci-archive:" + ociTar,
@@ -129,6 +134,17 @@ func TestImageSourcesAgree(t *testing.T) {
 			if len(set.Images) != 1 {
 				t.Fatalf("%d images, want 1", len(set.Images))
 			}
+			cli := scanCLI(t, s, arg, "--containerd-address", cd.Address, "--namespace", ns)
+			for _, v := range append(leakyValues, npmArg) {
+				if strings.Contains(cli, v) {
+					t.Errorf("safebuild scan %s prints a planted value (%.6s…)", arg, v)
+				}
+			}
+			if wantCLI == "" {
+				wantCLI = cli
+			} else if cli != wantCLI {
+				t.Errorf("safebuild scan %s differs from the OCI layout's report:\n%s\nwant\n%s", arg, cli, wantCLI)
+			}
 			got := viewImage(t, set.Images[0])
 			found := scanView(t, set.Images[0])
 			if want == nil {
@@ -145,6 +161,13 @@ func TestImageSourcesAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// leakyValues are the credentials examples/leaky plants (fakes), which no report may print.
+var leakyValues = []string{
+	"ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d", "AKIAHBRPOIGF3CBFNOBM", "npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7",
+	"MC4CAQAwBQYDK2VwBCIEIO2EqEKjiJHAb5bN9Hn7TppqPOQYTKLz1BzmPteZfBXm", "ghp_en68K4TunPFz46PDjqipVJIqVLB5LzxoiGFf",
+	"sk_live_n9Wvgfygw2wMqZcUDIh7yfJs", "glpat-TPSIAoCLrZ3aWZkSBvrj", "xoxb-959310341316-475255341928-UpkDyr7OSJoRu1XXdo0cZuzr",
 }
 
 // checkLeakyLayers pins what examples/leaky must look like, so that agreement is not agreement
@@ -225,4 +248,31 @@ func checkLeakyFindings(t *testing.T, found []string) {
 	if !strings.Contains(joined, "removed in") {
 		t.Errorf("no finding says its file was removed in a later layer:\n%s", joined)
 	}
+}
+
+// scanCLI runs `safebuild scan --format json` and returns its findings without the "image"
+// field (which names the source), one JSON object per line, so that sources can be compared.
+func scanCLI(t *testing.T, s *stack.Stack, args ...string) string {
+	t.Helper()
+	stdout, stderr, err := safebuildCLI(t, s, append([]string{"scan", "--format", "json"}, args...)...)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("safebuild scan %v: want exit code 1 (findings), got %v\n%s", args, err, stderr)
+	}
+	var rep struct {
+		Findings []map[string]any `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("safebuild scan %v: %v\n%s", args, err, stdout)
+	}
+	var lines []string
+	for _, f := range rep.Findings {
+		delete(f, "image")
+		dt, _ := json.Marshal(f)
+		lines = append(lines, string(dt))
+	}
+	if len(lines) == 0 {
+		t.Fatalf("safebuild scan %v: no findings", args)
+	}
+	return strings.Join(lines, "\n")
 }

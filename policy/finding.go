@@ -37,6 +37,25 @@ type Finding struct {
 	SecretSHA256 string
 	// Secret is the raw secret, only when the scanner was built WithSecrets(true).
 	Secret string `json:"-"`
+	// Image and Platform name the image a finding is in (empty for files): the image's source
+	// ("oci:/path", "registry:host/app:1") and, for an index, the platform.
+	Image, Platform string
+	// Layer locates a finding in an image layer; nil for files and for image config findings.
+	Layer *Layer
+}
+
+// Layer locates a finding in an image layer: the JSON report's "layer" object.
+type Layer struct {
+	// Index is the layer's position, 0 for the base layer.
+	Index int `json:"index"`
+	// Digest is the layer blob's digest, DiffID the uncompressed tar's.
+	Digest string `json:"digest"`
+	DiffID string `json:"diff_id"`
+	// CreatedBy is the history entry that made the layer, build-arg values masked.
+	CreatedBy string `json:"created_by"`
+	// RemovedInLayer is the later layer that whites the file out. The finding stands: the
+	// bytes are still in this layer's blob.
+	RemovedInLayer *int `json:"removed_in_layer"`
 }
 
 // GitleaksFingerprint returns the finding's key in gitleaks' .gitleaksignore format:

@@ -26,23 +26,37 @@ type scanOptions struct {
 	scanBinary  bool
 	jobs        int
 	decodeDepth int
+	image       imageScanFlags
 }
 
 func newScanCmd() *cobra.Command {
 	o := &scanOptions{}
 	cmd := &cobra.Command{
-		Use:   "scan PATH",
-		Short: "Scan a file or directory for secrets",
-		Long: `scan looks for credentials in a file or a directory tree with gitleaks' default rules plus
-safebuild's build-specific rules (or the rules of --config, a gitleaks TOML config).
-A .gitleaksignore file in PATH (a directory) suppresses findings by fingerprint. Secrets are
-redacted; --no-redact prints them only together with --show-secrets. The JSON report is a
-documented contract (policy/README.md): its field names do not change.
+		Use:   "scan PATH|IMAGE",
+		Short: "Scan files, directories or container images for secrets",
+		Long: `scan looks for credentials in a file or a directory tree, or in a container image, with
+gitleaks' default rules plus safebuild's build-specific rules (or the rules of --config, a
+gitleaks TOML config).
 
-Exit status: 0 no findings, 1 findings, 2 error.`,
+Images are read from wherever they live — oci:DIR, oci-archive:FILE, docker-archive:FILE,
+registry:REF (streamed; docker config credentials), containerd:REF — or detected from a bare
+path or reference. Every layer diff is scanned, not just the final filesystem: a file "removed"
+by a later layer is still reported (its bytes stay in the earlier blob), with the layer, the
+instruction that made it and the layer that removed it. The config (Env, Labels, Cmd,
+Entrypoint, OnBuild, every history created_by) and annotations are scanned too, and archives
+inside layers (jar, zip, tar.gz, …) are opened.
+
+A .gitleaksignore file in PATH (a directory) or a --baseline suppresses findings by
+fingerprint. Secrets are redacted; --no-redact prints them only together with --show-secrets.
+The JSON report is a documented contract (policy/README.md): its field names do not change.
+
+Exit status: 0 no findings, 1 findings (or --exit-code), 2 error.`,
 		Example: `  safebuild scan .
   safebuild scan --format sarif --output scan.sarif ./build-context
-  safebuild scan --config .gitleaks.toml --format json dist/`,
+  safebuild scan --config .gitleaks.toml --format json dist/
+  safebuild scan registry.example.com/app:1.4 --platform linux/arm64
+  safebuild scan docker-archive:app.tar --baseline accepted.json
+  safebuild scan containerd:docker.io/library/app:1 --namespace k8s.io --cache-dir ~/.cache/safebuild/layers`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd.Context(), cmd.OutOrStdout(), o, args[0])
@@ -57,12 +71,26 @@ Exit status: 0 no findings, 1 findings, 2 error.`,
 	f.BoolVar(&o.scanBinary, "scan-binary", false, "run the rules over binary files too")
 	f.IntVar(&o.jobs, "jobs", 0, "files scanned in parallel (default: number of CPUs)")
 	f.IntVar(&o.decodeDepth, "max-decode-depth", 2, "decode base64/hex runs and rescan them up to this depth (0: off)")
+	o.image.AddFlags(f)
 	return cmd
 }
 
 func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string) error {
 	if o.noRedact && !o.showSecrets {
 		return errors.New("--no-redact prints raw secrets; add --show-secrets to confirm")
+	}
+	if o.noRedact && o.image.cacheDir != "" {
+		return errors.New("--cache-dir with --no-redact would write raw secrets to disk; use one or the other")
+	}
+	ref, isImage, err := scanTarget(path)
+	if err != nil {
+		return err
+	}
+	var baseline map[string]bool
+	if o.image.baseline != "" {
+		if baseline, err = readBaseline(o.image.baseline); err != nil {
+			return err
+		}
 	}
 	w, err := report.New(o.format)
 	if err != nil {
@@ -90,20 +118,38 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 	}
 	defer s.Close()
 
-	var findings []policy.Finding
-	stats, scanErr := s.Scan(ctx, &policy.FS{Root: path}, func(f policy.Finding) error {
-		findings = append(findings, f)
-		return nil
-	})
-	policy.SortFindings(findings)
+	var (
+		findings []policy.Finding
+		stats    policy.Stats
+		scanErr  error
+	)
+	if isImage {
+		var salt []string
+		if o.image.cacheDir != "" {
+			if salt, err = cacheSalt(o.config, o); err != nil {
+				return err
+			}
+		}
+		// An image that cannot be read completely is an error, not a partial report.
+		if findings, stats, err = scanImage(ctx, s, ref, &o.image, salt); err != nil {
+			return err
+		}
+	} else {
+		stats, scanErr = s.Scan(ctx, &policy.FS{Root: path}, func(f policy.Finding) error {
+			findings = append(findings, f)
+			return nil
+		})
+		policy.SortFindings(findings)
+	}
+	findings = dropBaseline(findings, baseline)
 	if err := writeReport(stdout, o, w, &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact}); err != nil {
 		return err
 	}
 	if scanErr != nil {
 		return fmt.Errorf("scan incomplete: %w", scanErr)
 	}
-	if len(findings) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d findings", len(findings))}
+	if len(findings) > 0 && o.image.exitCode != 0 {
+		return &exitError{code: o.image.exitCode, err: fmt.Errorf("%d findings", len(findings))}
 	}
 	return nil
 }

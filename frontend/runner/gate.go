@@ -8,12 +8,13 @@ import (
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/image"
 	"github.com/safebuild/safebuild/policy/imagescan"
+	"github.com/safebuild/safebuild/policy/report"
 )
 
 // RefusedError is the gate's verdict on an image holding secrets. Its message says how many
 // and that nothing was exported; the findings (never the values) are for reports.
 type RefusedError struct {
-	Findings []imagescan.Finding
+	Findings []policy.Finding
 }
 
 func (e *RefusedError) Error() string {
@@ -22,8 +23,8 @@ func (e *RefusedError) Error() string {
 
 // ScanGate returns the gate `safebuild build` uses: every image in the layout is scanned with
 // the engine's rules plus, as canaries, the secret values the build was served (canaries is
-// called when the gate runs, after the build); findings are written to report as text.
-func ScanGate(canaries func() []policy.Canary, report io.Writer, opts ...policy.Option) Gate {
+// called when the gate runs, after the build); findings are written to out as text.
+func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Option) Gate {
 	return func(ctx context.Context, dir string) error {
 		var cs []policy.Canary
 		if canaries != nil {
@@ -46,13 +47,17 @@ func ScanGate(canaries func() []policy.Canary, report io.Writer, opts ...policy.
 			return fmt.Errorf("opening the built image: %w", err)
 		}
 		defer set.Close()
-		var findings []imagescan.Finding
+		var (
+			findings []policy.Finding
+			stats    policy.Stats
+		)
 		for _, img := range set.Images {
 			img.Source = "built image"
-			_, err := imagescan.Scan(ctx, sc, img, imagescan.Options{}, func(f imagescan.Finding) error {
+			st, err := imagescan.Scan(ctx, sc, img, imagescan.Options{}, func(f policy.Finding) error {
 				findings = append(findings, f)
 				return nil
 			})
+			stats.Files, stats.Bytes, stats.Skipped, stats.Duration = stats.Files+st.Files, stats.Bytes+st.Bytes, stats.Skipped+st.Skipped, stats.Duration+st.Duration
 			if err != nil {
 				return fmt.Errorf("scanning the built image: %w", err)
 			}
@@ -60,9 +65,9 @@ func ScanGate(canaries func() []policy.Canary, report io.Writer, opts ...policy.
 		if len(findings) == 0 {
 			return nil
 		}
-		if report != nil {
-			fmt.Fprintf(report, "\nsafebuild: secrets found in the built image (nothing was exported):\n")
-			if err := imagescan.WriteText(report, findings); err != nil {
+		if out != nil {
+			fmt.Fprintf(out, "\nsafebuild: secrets found in the built image (nothing was exported):\n")
+			if err := (report.Text{}).Write(out, &report.Report{Findings: findings, Stats: stats}); err != nil {
 				return err
 			}
 		}

@@ -43,12 +43,19 @@ func (l *Layer) Open() (io.ReadCloser, error) {
 	return rc, nil
 }
 
-// PlatformString is "os/arch[/variant]", or "" when the index did not say.
+// PlatformString is "os/arch[/variant]": the index entry's platform, else the config's, so that
+// the same image reads the same from an index (OCI layout, registry) and from a single manifest
+// (docker-archive); "" when neither says.
 func (i *Image) PlatformString() string {
-	if i.Platform == nil {
+	if i.Platform != nil {
+		return i.Platform.String()
+	}
+	cfg, err := i.img.ConfigFile()
+	if err != nil || cfg.OS == "" {
 		return ""
 	}
-	return i.Platform.String()
+	p := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+	return p.String()
 }
 
 // Config returns the parsed config and its raw bytes.

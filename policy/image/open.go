@@ -202,7 +202,14 @@ func filterPlatform(imgs []*Image, p *v1.Platform, ref Ref) ([]*Image, error) {
 	}
 	var out []*Image
 	for _, i := range imgs {
-		if i.Platform == nil || i.Platform.Satisfies(*p) {
+		ip := i.Platform
+		if ip == nil {
+			// A single manifest: its config says what it runs on (unknown keeps it).
+			if s := i.PlatformString(); s != "" {
+				ip, _ = v1.ParsePlatform(s)
+			}
+		}
+		if ip == nil || ip.Satisfies(*p) {
 			out = append(out, i)
 		}
 	}

@@ -20,7 +20,9 @@ import (
 	"github.com/safebuild/safebuild/policy/image"
 )
 
-// Origin kinds of image content.
+// Origin kinds of image content. Image findings leave Origin.Ref empty, so that a fingerprint
+// (rule, kind, path, secret) stays the same when a rebuild changes the layer's digest: baselines
+// keep working. The layer itself is in Finding.Layer.
 const (
 	OriginLayer  = "layer"
 	OriginConfig = "config"
@@ -28,26 +30,12 @@ const (
 	OriginManifest = "manifest"
 )
 
-// Layer locates a finding in a layer: the JSON report's "layer" object.
-type Layer struct {
-	Index     int    `json:"index"`
-	Digest    string `json:"digest"`
-	DiffID    string `json:"diff_id"`
-	CreatedBy string `json:"created_by"`
-	// RemovedInLayer is the later layer that whites the file out; the bytes are still in this
-	// layer's blob, so the finding stands.
-	RemovedInLayer *int `json:"removed_in_layer"`
-}
-
-// Finding is an engine finding located in an image.
-type Finding struct {
-	policy.Finding
-	// Image is the image's source ("oci:/path", "registry:host/app:1") and Platform its
-	// platform, when the source is an index.
-	Image, Platform string
-	// Layer is set for findings in layer files, nil for config and manifest findings.
-	Layer *Layer
-}
+// Layer and Finding are the engine's own types: image findings are policy.Findings whose Image,
+// Platform and Layer are set.
+type (
+	Layer   = policy.Layer
+	Finding = policy.Finding
+)
 
 // RuleIncomplete is the rule ID of a finding that says part of the image could not be scanned
 // (an archive past a bound): a gate cannot vouch for what it did not read, so it fails closed.
@@ -86,7 +74,8 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 		return func(f policy.Finding) error {
 			mu.Lock()
 			defer mu.Unlock()
-			findings = append(findings, Finding{Finding: f, Image: img.Source, Platform: img.PlatformString(), Layer: l})
+			f.Image, f.Platform, f.Layer = img.Source, img.PlatformString(), l
+			findings = append(findings, f)
 			return nil
 		}
 	}
@@ -101,11 +90,26 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 	if err := scanConfig(ctx, sc, img, collect(nil), addStats); err != nil {
 		return stats, err
 	}
+	// A created_by that holds a secret (a token written into a RUN line) must not be repeated
+	// in every layer finding's report: name the history entry instead.
+	secretHistory := map[string]bool{}
+	for _, f := range findings {
+		if strings.HasPrefix(f.Origin.Path, "History[") && strings.HasSuffix(f.Origin.Path, "].created_by") {
+			secretHistory[f.Origin.Path] = true
+		}
+	}
+	historyOf, err := layerHistory(img)
+	if err != nil {
+		return stats, err
+	}
 	wo := image.NewWhiteouts()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	for _, l := range layers {
 		info := &Layer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, CreatedBy: RedactCreatedBy(l.CreatedBy)}
+		if h, ok := historyOf[l.Index]; ok && secretHistory[h] {
+			info.CreatedBy = instruction(l.CreatedBy) + " (holds a secret: see " + h + ")"
+		}
 		g.Go(func() error {
 			if o.Cache != nil {
 				if e, ok := o.Cache.get(l, o); ok {
@@ -145,7 +149,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 					return nil
 				}
 				scan := func(p string, r io.Reader) error {
-					st, err := sc.ScanReader(gctx, policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: p}, r, emitL)
+					st, err := sc.ScanReader(gctx, policy.Origin{Kind: OriginLayer, Path: p}, r, emitL)
 					addLayerStats(st)
 					if err != nil {
 						return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
@@ -161,12 +165,12 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				var le *archive.LimitError
 				if errors.As(err, &le) {
 					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: le.Error(), Severity: policy.SeverityHigh,
-						Origin: policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: le.Path}})
+						Origin: policy.Origin{Kind: OriginLayer, Path: le.Path}})
 				}
 				if err != nil {
 					// A corrupt archive is still content: say so, and fail closed.
 					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: err.Error(), Severity: policy.SeverityHigh,
-						Origin: policy.Origin{Kind: OriginLayer, Ref: l.Digest, Path: e.Path}})
+						Origin: policy.Origin{Kind: OriginLayer, Path: e.Path}})
 				}
 				return nil
 			})
@@ -238,7 +242,7 @@ func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit 
 	if err != nil {
 		return err
 	}
-	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, img.Digest, emit)
+	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", emit)
 	addStats(st)
 	if err != nil {
 		return fmt.Errorf("%s: %w", img.Source, err)
@@ -299,4 +303,31 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// layerHistory maps each layer index to the config field of the history entry that made it.
+func layerHistory(img *image.Image) (map[int]string, error) {
+	cfg, _, err := img.Config()
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]string{}
+	layer := 0
+	for i, h := range cfg.History {
+		if h.EmptyLayer {
+			continue
+		}
+		out[layer] = fmt.Sprintf("History[%d].created_by", i)
+		layer++
+	}
+	return out, nil
+}
+
+// instruction is the Dockerfile instruction a created_by starts with ("RUN", "COPY"), or "".
+func instruction(createdBy string) string {
+	w, _, _ := strings.Cut(strings.TrimSpace(createdBy), " ")
+	if w == strings.ToUpper(w) && len(w) > 0 && len(w) <= 12 {
+		return w
+	}
+	return "instruction"
 }

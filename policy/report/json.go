@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+
+	"github.com/safebuild/safebuild/policy"
 )
 
 // JSON writes the machine contract documented in the README:
@@ -11,7 +13,10 @@ import (
 //	{"findings":[{"rule_id","description","origin","path","line","column","fingerprint",
 //	  "redacted","entropy","severity"}],"stats":{"files","bytes","skipped","duration_ms"}}
 //
-// Field names are fixed; other tools read them. "secret" is added only with ShowSecrets.
+// Field names are fixed; other tools read them. "secret" is added only with ShowSecrets. Image
+// scans add "image", "platform" (for an index) and "layer":
+// {"index","digest","diff_id","created_by","removed_in_layer"}, null for config findings, whose
+// origin is "config" and whose path names the field (Env[3], History[7].created_by).
 type JSON struct{}
 
 var _ Writer = JSON{}
@@ -28,6 +33,23 @@ type jsonFinding struct {
 	Entropy     float64 `json:"entropy"`
 	Severity    string  `json:"severity"`
 	Secret      string  `json:"secret,omitempty"`
+	// Image scans only.
+	Image    string        `json:"image,omitempty"`
+	Platform string        `json:"platform,omitempty"`
+	Layer    *policy.Layer `json:"layer"`
+	isImage  bool
+}
+
+// MarshalJSON leaves "layer" out of file findings and writes it, possibly null, for image ones.
+func (f jsonFinding) MarshalJSON() ([]byte, error) {
+	type plain jsonFinding
+	if f.isImage {
+		return json.Marshal(plain(f))
+	}
+	return json.Marshal(struct {
+		plain
+		Layer *policy.Layer `json:"layer,omitempty"`
+	}{plain: plain(f)})
 }
 
 type jsonStats struct {
@@ -55,6 +77,9 @@ func (JSON) Write(w io.Writer, r *Report) error {
 		}
 		if r.ShowSecrets {
 			jf.Secret = f.Secret
+		}
+		if f.Image != "" {
+			jf.isImage, jf.Image, jf.Platform, jf.Layer = true, f.Image, f.Platform, f.Layer
 		}
 		out.Findings = append(out.Findings, jf)
 	}

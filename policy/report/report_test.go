@@ -39,18 +39,61 @@ func fixture() *Report {
 	}
 }
 
+// imageFixture is a fixed image report: a config finding, a finding in a layer whose file a later
+// layer removed, and one inside a jar.
+func imageFixture() *Report {
+	removed := 4
+	l3 := &policy.Layer{Index: 3, Digest: "sha256:2812f09e05d8aaaa", DiffID: "sha256:d1ff", CreatedBy: "COPY app/ /app/ # buildkit"}
+	l3r := *l3
+	l3r.RemovedInLayer = &removed
+	img := "oci:/tmp/leaky"
+	return &Report{
+		Findings: []policy.Finding{
+			{
+				RuleID: "github-pat", Description: "GitHub Personal Access Token", Origin: policy.Origin{Kind: "config", Path: "Env[1]"},
+				Line: 1, Column: 14, Redacted: "ghp_*****", Severity: policy.SeverityHigh, Fingerprint: "00112233445566778899aabbccddeeff",
+				Image: img, Platform: "linux/amd64",
+			},
+			{
+				RuleID: "private-key", Description: "Private Key", Origin: policy.Origin{Kind: "layer", Path: "app/deploy_key"},
+				Line: 1, Column: 1, Redacted: "----*****", Severity: policy.SeverityHigh, Fingerprint: "ffeeddccbbaa99887766554433221100",
+				Image: img, Platform: "linux/amd64", Layer: &l3r,
+			},
+			{
+				RuleID: "stripe-access-token", Description: "Stripe key", Origin: policy.Origin{Kind: "layer", Path: "app/lib/app.jar!BOOT-INF/classes/application.properties"},
+				Line: 2, Column: 21, Redacted: "sk_l*****", Severity: policy.SeverityHigh, Fingerprint: "0123456789abcdef0123456789abcdef",
+				Image: img, Platform: "linux/amd64", Layer: l3,
+			},
+		},
+		Stats: policy.Stats{Files: 12, Bytes: 18874368, Duration: 900 * time.Millisecond},
+	}
+}
+
 func TestGolden(t *testing.T) {
-	for _, format := range Formats {
-		t.Run(format, func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    func() *Report
+	}{{"report", fixture}, {"image", imageFixture}} {
+		for _, format := range Formats {
+			t.Run(tc.name+"."+format, func(t *testing.T) {
+				golden(t, format, filepath.Join("testdata", "golden", tc.name+"."+format), tc.r())
+			})
+		}
+	}
+}
+
+func golden(t *testing.T, format, golden string, r *Report) {
+	t.Helper()
+	{
+		{
 			w, err := New(format)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got bytes.Buffer
-			if err := w.Write(&got, fixture()); err != nil {
+			if err := w.Write(&got, r); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "golden", "report."+format)
 			if *update {
 				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
@@ -63,7 +106,7 @@ func TestGolden(t *testing.T) {
 			if !bytes.Equal(got.Bytes(), want) {
 				t.Errorf("%s report differs from %s (run with -update and review):\n%s", format, golden, got.String())
 			}
-		})
+		}
 	}
 }
 

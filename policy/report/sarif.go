@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/safebuild/safebuild/policy"
@@ -46,6 +47,7 @@ type sarifText struct {
 type sarifRule struct {
 	ID               string         `json:"id"`
 	ShortDescription sarifText      `json:"shortDescription"`
+	Help             sarifText      `json:"help"`
 	DefaultConfig    sarifRuleLevel `json:"defaultConfiguration"`
 	Properties       sarifRuleProps `json:"properties"`
 }
@@ -68,7 +70,16 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+	PhysicalLocation sarifPhysical     `json:"physicalLocation"`
+	LogicalLocations []sarifLogicalLoc `json:"logicalLocations,omitempty"`
+}
+
+// sarifLogicalLoc names where in an image a finding is: the image, its layer (or config), the
+// file. GitHub code scanning shows the fully qualified name.
+type sarifLogicalLoc struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
 }
 
 type sarifPhysical struct {
@@ -112,13 +123,16 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 			desc = "Exact value of a known secret (canary)"
 		}
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
-			ID: f.RuleID, ShortDescription: sarifText{desc},
+			ID: f.RuleID, ShortDescription: sarifText{desc}, Help: sarifText{desc + " " + ruleHelp},
 			DefaultConfig: sarifRuleLevel{sarifLevel(f.Severity)},
 			Properties:    sarifRuleProps{Tags: f.Tags, Severity: f.Severity.String()},
 		})
 	}
 	for _, f := range r.Findings {
 		loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.Origin.Path}}}
+		if f.Image != "" {
+			loc.LogicalLocations = imageLocations(f)
+		}
 		if f.Line > 0 {
 			reg := &sarifRegion{StartLine: f.Line, StartColumn: f.Column}
 			if f.Redacted != "" {
@@ -135,4 +149,26 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
+}
+
+// ruleHelp is what to do about any finding: a credential that reached an artifact must be
+// treated as exposed.
+const ruleHelp = "Treat the credential as exposed: rotate it, because anyone who read the file or pulled the image has it. " +
+	"Then remove it from the source; build secrets reach RUN steps through --mount=type=secret (safebuild build serves them from Vault) and never a layer, ENV, ARG or LABEL."
+
+// imageLocations is the logical path of an image finding: image, layer or config, file.
+func imageLocations(f policy.Finding) []sarifLogicalLoc {
+	img := f.Image
+	if f.Platform != "" {
+		img += " (" + f.Platform + ")"
+	}
+	part := f.Origin.Kind // "config" or "manifest"
+	if f.Layer != nil {
+		part = fmt.Sprintf("layer %d (%s)", f.Layer.Index, f.Layer.Digest)
+	}
+	return []sarifLogicalLoc{
+		{Name: img, FullyQualifiedName: img, Kind: "module"},
+		{Name: part, FullyQualifiedName: img + "/" + part, Kind: "namespace"},
+		{Name: f.Origin.Path, FullyQualifiedName: img + "/" + part + "/" + f.Origin.Path, Kind: "resource"},
+	}
 }

@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/safebuild/safebuild/policy"
 )
 
 // Text writes one block per finding for people, then a summary line.
@@ -11,9 +15,18 @@ type Text struct{}
 
 var _ Writer = Text{}
 
-// Write writes r as text.
+// Write writes r as text. Image findings are grouped by image, then config, manifest and each
+// layer with the instruction that made it.
 func (Text) Write(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
+	if len(r.Findings) > 0 && r.Findings[0].Image != "" {
+		if err := writeImageText(bw, r.Findings); err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "%d findings in %d files (%d bytes, %d skipped) in %s\n",
+			len(r.Findings), r.Stats.Files, r.Stats.Bytes, r.Stats.Skipped, r.Stats.Duration.Round(1e6))
+		return bw.Flush()
+	}
 	for _, f := range r.Findings {
 		loc := f.Origin.Path
 		if f.Line > 0 {
@@ -34,4 +47,69 @@ func (Text) Write(w io.Writer, r *Report) error {
 	fmt.Fprintf(bw, "%d findings in %d files (%d bytes, %d skipped) in %s\n",
 		len(r.Findings), r.Stats.Files, r.Stats.Bytes, r.Stats.Skipped, r.Stats.Duration.Round(1e6))
 	return bw.Flush()
+}
+
+// writeImageText writes image findings grouped by image, then config, manifest and each layer
+// with the instruction that made it. It never prints a secret: only redacted excerpts.
+func writeImageText(w io.Writer, findings []policy.Finding) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var lastImage, lastGroup string
+	for _, f := range findings {
+		img := f.Image
+		if f.Platform != "" {
+			img += " (" + f.Platform + ")"
+		}
+		if img != lastImage {
+			fmt.Fprintf(tw, "%s\n", img)
+			lastImage, lastGroup = img, ""
+		}
+		group := groupTitle(f)
+		if group != lastGroup {
+			fmt.Fprintf(tw, "  %s\n", group)
+			lastGroup = group
+		}
+		loc := f.Origin.Path
+		if f.Line > 0 && f.Layer != nil {
+			loc = fmt.Sprintf("%s:%d:%d", loc, f.Line, f.Column)
+		}
+		note := ""
+		if f.Layer != nil && f.Layer.RemovedInLayer != nil {
+			note = fmt.Sprintf("  (removed in layer %d; the bytes stay in this layer's blob)", *f.Layer.RemovedInLayer)
+		}
+		fmt.Fprintf(tw, "    %s\t%s\t%s%s\n", loc, f.RuleID, excerpt(f), note)
+	}
+	return tw.Flush()
+}
+
+func groupTitle(f policy.Finding) string {
+	if f.Layer == nil {
+		if f.Origin.Kind == "manifest" {
+			return "manifest annotations"
+		}
+		return "image config"
+	}
+	by := f.Layer.CreatedBy
+	if len(by) > 90 {
+		by = by[:87] + "..."
+	}
+	return fmt.Sprintf("layer %d %s  %s", f.Layer.Index, short(f.Layer.Digest), strings.TrimSpace(by))
+}
+
+func excerpt(f policy.Finding) string {
+	if f.Redacted == "" {
+		// Canaries carry no excerpt; their description names the value's source, never the value.
+		return f.Description
+	}
+	r := strings.ReplaceAll(f.Redacted, "\n", " ")
+	if len(r) > 80 {
+		r = r[:77] + "..."
+	}
+	return r
+}
+
+func short(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
 }
