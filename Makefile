@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: test test-short demo stack deps build frontend-image vet
+.PHONY: test test-short demo stack deps build frontend-image vet bench bench-image
 
 ## test: install what is missing (apt packages, buildkitd and Vault builds), then vet and run every test, integration included
 test: deps
@@ -39,3 +39,12 @@ frontend-image:
 
 vet:
 	$(GO) vet ./...
+
+## bench: the engine against gitleaks' release build on Go's source tree (integration/bench/README.md)
+bench:
+	integration/bench/bench.sh
+
+## bench-image: safebuild scan on a ~1 GiB many-layer image against gzip -dc of its layers, and Trivy/gitleaks where installed
+bench-image: deps
+	@command -v /usr/bin/time >/dev/null || apt-get install -y -qq time
+	PATH="$$HOME/.cache/safebuild/trivy-v0.74.0:$$PATH" $(GO) run ./integration/bench/imagebench
