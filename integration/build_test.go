@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,6 +259,70 @@ func TestBuildRefusesLeaks(t *testing.T) {
 						t.Errorf("the report prints a secret: %s", strings.ReplaceAll(line, secret, "<SECRET>"))
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestBuildInterrupted: SIGTERM (or Ctrl-C) during `safebuild build` ends the build, writes no
+// output and still revokes the Vault login token.
+func TestBuildInterrupted(t *testing.T) {
+	s := needStack(t)
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := s.Vault.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vc.KVv2("secret").Put(context.Background(), "ci/npm", map[string]any{"token": "npm_" + randHex(t, 18)}); err != nil {
+		t.Fatal(err)
+	}
+	before := liveCITokens(t, s)
+	dir := t.TempDir()
+	df := "ARG BASE\nFROM ${BASE}\nRUN --mount=type=secret,id=npm_token,required=true test -s /run/secrets/npm_token && sleep 120\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			getenv := fakeGitHubOIDC(t, func() (string, error) { return s.Vault.SignJWT(stack.GitHubClaims(time.Now())) })
+			out := filepath.Join(t.TempDir(), "never.tar")
+			cmd := exec.Command(safebuildBinary(t), "build", "--progress", "plain", "--no-cache", "--build-arg", "BASE="+s.BaseImage,
+				"--config", filepath.Join(root, "examples", "clean", "safebuild.yaml"), "-o", out, dir)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "BUILDKIT_HOST=" + s.BuildKit.Address, "VAULT_ADDR=" + s.Vault.Address}
+			for _, k := range []string{"GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
+				cmd.Env = append(cmd.Env, k+"="+getenv(k))
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Wait until the step runs (a login token exists), then interrupt.
+			deadline := time.Now().Add(60 * time.Second)
+			for liveCITokens(t, s) == before && time.Now().Before(deadline) {
+				time.Sleep(200 * time.Millisecond)
+			}
+			time.Sleep(2 * time.Second)
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("the interrupted build exited 0")
+				}
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("safebuild did not exit within 30s of %s\n%s", sig, stderr.String())
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("an interrupted build wrote %s", out)
+			}
+			if n := liveCITokens(t, s); n != before {
+				t.Errorf("%d CI tokens alive after %s, %d before: the login token was not revoked", n, sig, before)
 			}
 		})
 	}
