@@ -125,7 +125,11 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 		if err != nil {
 			return nil, fmt.Errorf("marshaling the LLB definition: %w", err)
 		}
-		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+		pbDef := def.ToPB()
+		if _, err := requireSecrets(pbDef); err != nil {
+			return nil, err
+		}
+		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: pbDef, CacheImports: bc.CacheImports})
 		if err != nil {
 			return nil, err
 		}

@@ -175,3 +175,45 @@ func TestFrontendImageAndInProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingSecretFailsTheStep: with BuildKit's own frontend a secret mount the client cannot
+// serve is optional and the step runs with an empty file; safebuild's frontend makes every secret
+// mount required, so the step fails and says which secret is missing.
+func TestMissingSecretFailsTheStep(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	df := "ARG BASE\nFROM ${BASE}\nRUN --mount=type=secret,id=nope --mount=type=secret,id=nope_env,env=NOPE echo ran > /ran\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fsutil.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := func() client.SolveOpt {
+		return client.SolveOpt{
+			FrontendAttrs: map[string]string{"build-arg:BASE": s.BaseImage},
+			LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
+			Session:       []session.Attachable{secretsprovider.NewSecretProvider(stack.KVSecrets(nil, "secret", nil))},
+		}
+	}
+	c, err := s.BuildKit.Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The baseline: BuildKit's Dockerfile frontend runs the step without the secret.
+	o := opt()
+	o.Frontend = "dockerfile.v0"
+	if _, err := c.Solve(ctx, nil, o, nil); err != nil {
+		t.Fatalf("BuildKit's own frontend failed (the test's premise is that it runs the step): %v", err)
+	}
+	_, err = c.Build(ctx, opt(), "safebuild", frontend.Build, nil)
+	if err == nil {
+		t.Fatal("safebuild's frontend ran a step whose secret is missing")
+	}
+	if !strings.Contains(err.Error(), "nope") {
+		t.Errorf("the error does not name the missing secret: %v", err)
+	}
+}
