@@ -49,10 +49,9 @@ func safebuildBinary(t *testing.T) string {
 	return safebuildBin
 }
 
-// safebuildCLI runs the safebuild binary as a GitHub Actions job would: BUILDKIT_HOST and
-// VAULT_ADDR point at the stack, and the job's OIDC endpoint is a loopback fake minting
-// tokens for the stack's github role.
-func safebuildCLI(t *testing.T, s *stack.Stack, args ...string) (stdout, stderr string, err error) {
+// ciEnv is the environment of a GitHub Actions job using the stack: BUILDKIT_HOST and VAULT_ADDR
+// point at it, and the job's OIDC endpoint is a loopback fake minting tokens for the github role.
+func ciEnv(t *testing.T, s *stack.Stack) []string {
 	t.Helper()
 	getenv := fakeGitHubOIDC(t, func() (string, error) { return s.Vault.SignJWT(stack.GitHubClaims(time.Now())) })
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir(),
@@ -60,6 +59,13 @@ func safebuildCLI(t *testing.T, s *stack.Stack, args ...string) (stdout, stderr 
 	for _, k := range []string{"GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
 		env = append(env, k+"="+getenv(k))
 	}
+	return env
+}
+
+// safebuildCLI runs the safebuild binary in ciEnv and returns its output.
+func safebuildCLI(t *testing.T, s *stack.Stack, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	env := ciEnv(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, safebuildBinary(t), args...)
@@ -287,14 +293,10 @@ func TestBuildInterrupted(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			getenv := fakeGitHubOIDC(t, func() (string, error) { return s.Vault.SignJWT(stack.GitHubClaims(time.Now())) })
 			out := filepath.Join(t.TempDir(), "never.tar")
 			cmd := exec.Command(safebuildBinary(t), "build", "--progress", "plain", "--no-cache", "--build-arg", "BASE="+s.BaseImage,
 				"--config", filepath.Join(root, "examples", "clean", "safebuild.yaml"), "-o", out, dir)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "BUILDKIT_HOST=" + s.BuildKit.Address, "VAULT_ADDR=" + s.Vault.Address}
-			for _, k := range []string{"GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
-				cmd.Env = append(cmd.Env, k+"="+getenv(k))
-			}
+			cmd.Env = ciEnv(t, s)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
