@@ -2,6 +2,7 @@ package imagescan
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,6 +106,10 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 	wo := image.NewWhiteouts()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
+	// Small files are read off the layer's tar stream into pooled buffers and scanned by a
+	// shared pool of workers: a layer is one sequential stream, so without this one big layer
+	// would keep a single core busy while the other waits.
+	pool := newFilePool(gctx, jobs)
 	for _, l := range layers {
 		info := &Layer{Index: l.Index, Digest: l.Digest, DiffID: l.DiffID, CreatedBy: RedactCreatedBy(l.CreatedBy)}
 		if h, ok := historyOf[l.Index]; ok && secretHistory[h] {
@@ -144,24 +149,24 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				lmu.Unlock()
 				addStats(st)
 			}
-			err := image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
-				if e.Content == nil {
+			wrapErr := func(p string, err error) error {
+				if err == nil {
 					return nil
 				}
-				scan := func(p string, r io.Reader) error {
-					st, err := sc.ScanReader(gctx, policy.Origin{Kind: OriginLayer, Path: p}, r, emitL)
-					addLayerStats(st)
-					if err != nil {
-						return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
-					}
-					return nil
-				}
-				br := bufio.NewReaderSize(e.Content, 512)
+				return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
+			}
+			scan := func(p string, r io.Reader) error {
+				st, err := sc.ScanReader(gctx, policy.Origin{Kind: OriginLayer, Path: p}, r, emitL)
+				addLayerStats(st)
+				return wrapErr(p, err)
+			}
+			scanEntry := func(p string, r io.Reader) error {
+				br := bufio.NewReaderSize(r, 512)
 				head, _ := br.Peek(512)
-				if archive.Detect(e.Path, head) == archive.None {
-					return scan(e.Path, br)
+				if archive.Detect(p, head) == archive.None {
+					return scan(p, br)
 				}
-				_, err := archive.Walk(gctx, e.Path, br, o.Archives, func(m archive.Member) error { return scan(m.Path, m.Content) })
+				_, err := archive.Walk(gctx, p, br, o.Archives, func(m archive.Member) error { return scan(m.Path, m.Content) })
 				var le *archive.LimitError
 				if errors.As(err, &le) {
 					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: le.Error(), Severity: policy.SeverityHigh,
@@ -170,10 +175,23 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				if err != nil {
 					// A corrupt archive is still content: say so, and fail closed.
 					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: err.Error(), Severity: policy.SeverityHigh,
-						Origin: policy.Origin{Kind: OriginLayer, Path: e.Path}})
+						Origin: policy.Origin{Kind: OriginLayer, Path: p}})
 				}
 				return nil
+			}
+			pending := pool.batch()
+			err := image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
+				if e.Content == nil {
+					return nil
+				}
+				if e.Header.Size <= smallFile {
+					return pool.submit(pending, e.Path, e.Content, e.Header.Size, func(p string, r io.Reader) error { return scanEntry(p, r) })
+				}
+				return scanEntry(e.Path, e.Content)
 			})
+			if werr := pending.wait(); err == nil {
+				err = werr
+			}
 			if err == nil && o.Cache != nil {
 				files, opaque := wo.Layer(l.Index)
 				o.Cache.put(l, o, &cacheEntry{Findings: toCached(layerFindings), Whiteouts: files, Opaque: opaque, Stats: layerStats})
@@ -181,9 +199,12 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return stats, err
+	gerr := g.Wait()
+	pool.close()
+	if gerr != nil {
+		return stats, gerr
 	}
+
 	for i := range findings {
 		if l := findings[i].Layer; l != nil {
 			// Findings share one Layer per layer; give each its own copy to annotate.
@@ -330,4 +351,93 @@ func instruction(createdBy string) string {
 		return w
 	}
 	return "instruction"
+}
+
+// smallFile is the largest layer file read into memory and scanned by the worker pool; larger
+// files stream through the scanner on the layer's own goroutine.
+const smallFile = 1 << 20
+
+// filePool scans buffered small files on a fixed number of workers.
+type filePool struct {
+	ctx   context.Context
+	tasks chan fileTask
+	bufs  sync.Pool
+	wg    sync.WaitGroup
+}
+
+type fileTask struct {
+	path string
+	buf  *[]byte
+	scan func(string, io.Reader) error
+	b    *batch
+}
+
+// batch tracks one layer's submitted files and keeps the first error.
+type batch struct {
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	err error
+}
+
+func (b *batch) done(err error) {
+	if err != nil {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	b.wg.Done()
+}
+
+func (b *batch) wait() error {
+	b.wg.Wait()
+	return b.err
+}
+
+func newFilePool(ctx context.Context, workers int) *filePool {
+	p := &filePool{ctx: ctx, tasks: make(chan fileTask, workers*2)}
+	p.bufs.New = func() any { b := make([]byte, 0, smallFile); return &b }
+	for range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for t := range p.tasks {
+				err := t.scan(t.path, bytes.NewReader(*t.buf))
+				clear(*t.buf)
+				*t.buf = (*t.buf)[:0]
+				p.bufs.Put(t.buf)
+				t.b.done(err)
+			}
+		}()
+	}
+	return p
+}
+
+func (p *filePool) batch() *batch { return &batch{} }
+
+// submit reads r (size bytes) into a pooled buffer and queues it; it blocks while the queue
+// is full, which bounds memory to a few buffers per worker.
+func (p *filePool) submit(b *batch, path string, r io.Reader, size int64, scan func(string, io.Reader) error) error {
+	buf := p.bufs.Get().(*[]byte)
+	*buf = (*buf)[:size]
+	if _, err := io.ReadFull(r, *buf); err != nil {
+		p.bufs.Put(buf)
+		return err
+	}
+	b.wg.Add(1)
+	select {
+	case p.tasks <- fileTask{path: path, buf: buf, scan: scan, b: b}:
+		return nil
+	case <-p.ctx.Done():
+		b.wg.Done()
+		p.bufs.Put(buf)
+		return p.ctx.Err()
+	}
+}
+
+// close stops the workers once every queued file is scanned.
+func (p *filePool) close() {
+	close(p.tasks)
+	p.wg.Wait()
 }
