@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -403,4 +404,40 @@ func (r rawLayer) Uncompressed() (io.ReadCloser, error) {
 		return zr, nil
 	}
 	return io.NopCloser(bytes.NewReader(r)), nil
+}
+
+// TestManyEntriesAndLinks: a 100k-entry layer is walked with flat memory (and stopped at a lower
+// entry limit with an error naming the layer); symlinks and hard links — a loop among them —
+// are reported as entries without content and never followed.
+func TestManyEntriesAndLinks(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "loop/a", Linkname: "b", Typeflag: tar.TypeSymlink})
+	tw.WriteHeader(&tar.Header{Name: "loop/b", Linkname: "a", Typeflag: tar.TypeSymlink})
+	tw.WriteHeader(&tar.Header{Name: "loop/c", Linkname: "/etc/shadow", Typeflag: tar.TypeSymlink})
+	tw.WriteHeader(&tar.Header{Name: "hard", Linkname: "loop/a", Typeflag: tar.TypeLink})
+	for i := 0; i < 100_000; i++ {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d/f%06d", i), Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+		tw.Write([]byte{'x'})
+	}
+	tw.Close()
+	l := &Layer{Index: 0, Digest: "sha256:many", layer: rawLayer(buf.Bytes())}
+
+	var files, links int
+	err := WalkLayer(context.Background(), l, NewWhiteouts(), Limits{}, func(e Entry) error {
+		switch {
+		case e.Content != nil:
+			files++
+		case e.Header.Typeflag == tar.TypeSymlink || e.Header.Typeflag == tar.TypeLink:
+			links++
+		}
+		return nil
+	})
+	if err != nil || files != 100_000 || links != 4 {
+		t.Errorf("files %d links %d err %v; want 100000, 4, nil", files, links, err)
+	}
+	err = WalkLayer(context.Background(), l, NewWhiteouts(), Limits{MaxEntries: 50_000}, func(Entry) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "layer 0 (sha256:many): more than 50000 entries") {
+		t.Errorf("entry limit: %v", err)
+	}
 }

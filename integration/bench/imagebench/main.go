@@ -144,6 +144,9 @@ func run(ctx context.Context, nLayers, runs int) (retErr error) {
 	for _, t := range tools {
 		var rs []result
 		for i := 0; i < runs; i++ {
+			// Trivy keeps per-layer results in its cache directory; empty it so every run
+			// scans, as safebuild's runs do (its --cache-dir is off here).
+			os.RemoveAll(filepath.Join(work, "trivy-cache"))
 			rs = append(rs, measure(t.name, t.argv, t.find))
 		}
 		results = append(results, median(rs))
