@@ -32,6 +32,7 @@ type imageScanFlags struct {
 	namespace         string
 	cacheDir          string
 	archiveDepth      int
+	archiveBytes      int64
 }
 
 func (f *imageScanFlags) AddFlags(fs *pflag.FlagSet) {
@@ -41,7 +42,8 @@ func (f *imageScanFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd socket, for containerd:REF")
 	fs.StringVar(&f.namespace, "namespace", containerd.DefaultNamespace, "containerd namespace, for containerd:REF")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep per-layer results here and reuse them (opt-in)")
-	fs.IntVar(&f.archiveDepth, "max-archive-depth", 3, "open archives inside layers (jar, zip, tar.gz, …) this deep; negative: off")
+	fs.IntVar(&f.archiveDepth, "max-archive-depth", 3, "open archives inside layers (jar, zip, tar.gz, …) this deep; 0: off")
+	fs.Int64Var(&f.archiveBytes, "max-archive-bytes", 1<<30, "decompress at most this many bytes from one archive in a layer; past it the archive is reported as incomplete-scan")
 }
 
 // scanTarget tells an image reference from a path to scan as files: oci:, oci-archive:,
@@ -74,8 +76,11 @@ func scanImage(ctx context.Context, sc *policy.Scanner, ref image.Ref, f *imageS
 		return nil, stats, err
 	}
 	defer set.Close()
-	so := imagescan.Options{Archives: archive.Options{MaxDepth: f.archiveDepth}}
-	if f.archiveDepth == 0 {
+	if f.archiveBytes <= 0 {
+		return nil, stats, fmt.Errorf("--max-archive-bytes %d: want a positive number", f.archiveBytes)
+	}
+	so := imagescan.Options{Archives: archive.Options{MaxDepth: f.archiveDepth, MaxBytes: f.archiveBytes}}
+	if f.archiveDepth <= 0 {
 		so.Archives.MaxDepth = -1
 	}
 	if f.cacheDir != "" {
