@@ -110,18 +110,9 @@ func liveCITokens(t *testing.T, s *stack.Stack) int {
 // fails shows it masked, writes no output and also revokes its token.
 func TestBuildCommand(t *testing.T) {
 	s := needStack(t)
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := s.Vault.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	token := "npm_" + randHex(t, 18)
-	if _, err := vc.KVv2("secret").Put(context.Background(), "ci/npm", map[string]any{"token": token}); err != nil {
-		t.Fatal(err)
-	}
+	putSecret(t, s, "ci/npm", map[string]any{"token": token})
 	before := liveCITokens(t, s)
 
 	t.Run("clean build writes its output", func(t *testing.T) {
@@ -205,20 +196,11 @@ func untar(t *testing.T, file, dir string) {
 // that names each place and never a value, and no output.
 func TestBuildRefusesLeaks(t *testing.T) {
 	s := needStack(t)
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	const npmArg = "npm_KLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFR"
-	vc, err := s.Vault.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A value with no recognisable shape: only the canary can find it.
 	vaultValue := "plainwords-" + randHex(t, 10)
-	if _, err := vc.KVv2("secret").Put(context.Background(), "ci/npm", map[string]any{"token": vaultValue}); err != nil {
-		t.Fatal(err)
-	}
+	putSecret(t, s, "ci/npm", map[string]any{"token": vaultValue})
 	secrets := []string{npmArg, vaultValue, "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d", "npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7",
 		"npm_Zq7pRfW2nXs9LkT4yVb8HcM1gJdE6aUo3iNr", "MC4CAQAwBQYDK2VwBCIEIO2EqEKjiJHAb5bN9Hn7TppqPOQYTKLz1BzmPteZfBXm"}
 
@@ -274,17 +256,8 @@ func TestBuildRefusesLeaks(t *testing.T) {
 // output and still revokes the Vault login token.
 func TestBuildInterrupted(t *testing.T) {
 	s := needStack(t)
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := s.Vault.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vc.KVv2("secret").Put(context.Background(), "ci/npm", map[string]any{"token": "npm_" + randHex(t, 18)}); err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
+	putSecret(t, s, "ci/npm", map[string]any{"token": "npm_" + randHex(t, 18)})
 	before := liveCITokens(t, s)
 	dir := t.TempDir()
 	df := "ARG BASE\nFROM ${BASE}\nRUN --mount=type=secret,id=npm_token,required=true test -s /run/secrets/npm_token && sleep 120\n"

@@ -24,10 +24,7 @@ import (
 func TestFrontendImageAndInProcess(t *testing.T) {
 	s := needStack(t)
 	ctx := context.Background()
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	vc, err := s.Vault.Client()
 	if err != nil {
 		t.Fatal(err)

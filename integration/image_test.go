@@ -73,15 +73,12 @@ func viewImage(t *testing.T, img *image.Image) []layerView {
 func TestImageSourcesAgree(t *testing.T) {
 	s := needStack(t)
 	ctx := context.Background()
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := moduleRoot(t)
 	dir := t.TempDir()
 	layoutDir, ociTar, dockerTar := filepath.Join(dir, "layout"), filepath.Join(dir, "oci.tar"), filepath.Join(dir, "docker.tar")
 	pushed := s.Registry.Host + "/examples/leaky:test"
 	const npmArg = "npm_KLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFR"
-	err = s.BuildKit.Build(ctx, stack.BuildOptions{
+	err := s.BuildKit.Build(ctx, stack.BuildOptions{
 		ContextDir: filepath.Join(root, "examples", "leaky"),
 		BuildArgs:  map[string]string{"BASE": s.BaseImage, "NPM_TOKEN": npmArg},
 		OCILayout:  layoutDir, OCIArchive: ociTar, DockerArchive: dockerTar, Name: pushed, Push: pushed,
