@@ -17,6 +17,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/archive"
 	"github.com/safebuild/safebuild/policy/imagescan"
 )
 
@@ -198,7 +199,7 @@ func scanBuilt(ctx context.Context, c gwclient.Client, ref gwclient.Reference, i
 		err = walkRef(ctx, dref, "/", func(p string, size int64) error {
 			r := &refReader{ctx: ctx, ref: dref, path: p, size: size}
 			o := policy.Origin{Kind: imagescan.OriginLayer, Ref: s.name, Path: strings.TrimPrefix(p, "/")}
-			_, err := sc.ScanReader(ctx, o, r, func(f policy.Finding) error {
+			_, err := imagescan.ScanFile(ctx, sc, o, r, archive.Options{}, func(f policy.Finding) error {
 				findings = append(findings, LayerFinding{Finding: f, Step: s.name})
 				return nil
 			})

@@ -214,3 +214,37 @@ func TestMissingSecretFailsTheStep(t *testing.T) {
 		t.Errorf("the error does not name the missing secret: %v", err)
 	}
 }
+
+// TestFrontendScansArchivesInLayers: the in-build scan opens archives too — a Stripe key inside
+// a jar's application.properties fails the build.
+func TestFrontendScansArchivesInLayers(t *testing.T) {
+	s := needStack(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	jar, err := os.ReadFile(filepath.Join(moduleRoot(t), "examples", "leaky", "app", "lib", "app.jar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app.jar"), jar, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("ARG BASE\nFROM ${BASE}\nCOPY app.jar /opt/app.jar\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fsutil.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.BuildKit.Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Build(ctx, client.SolveOpt{
+		FrontendAttrs: map[string]string{"build-arg:BASE": s.BaseImage},
+		LocalMounts:   map[string]fsutil.FS{"context": fs, "dockerfile": fs},
+	}, "safebuild", frontend.Build, nil)
+	if err == nil || !strings.Contains(err.Error(), "opt/app.jar!BOOT-INF/classes/application.properties") {
+		t.Fatalf("want a refusal naming the jar member, got %v", err)
+	}
+}

@@ -155,29 +155,10 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				}
 				return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
 			}
-			scan := func(p string, r io.Reader) error {
-				st, err := sc.ScanReader(gctx, policy.Origin{Kind: OriginLayer, Path: p}, r, emitL)
+			scanEntry := func(p string, r io.Reader) error {
+				st, err := ScanFile(gctx, sc, policy.Origin{Kind: OriginLayer, Path: p}, r, o.Archives, emitL)
 				addLayerStats(st)
 				return wrapErr(p, err)
-			}
-			scanEntry := func(p string, r io.Reader) error {
-				br := bufio.NewReaderSize(r, 512)
-				head, _ := br.Peek(512)
-				if archive.Detect(p, head) == archive.None {
-					return scan(p, br)
-				}
-				_, err := archive.Walk(gctx, p, br, o.Archives, func(m archive.Member) error { return scan(m.Path, m.Content) })
-				var le *archive.LimitError
-				if errors.As(err, &le) {
-					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: le.Error(), Severity: policy.SeverityHigh,
-						Origin: policy.Origin{Kind: OriginLayer, Path: le.Path}})
-				}
-				if err != nil {
-					// A corrupt archive is still content: say so, and fail closed.
-					return emitL(policy.Finding{RuleID: RuleIncomplete, Description: err.Error(), Severity: policy.SeverityHigh,
-						Origin: policy.Origin{Kind: OriginLayer, Path: p}})
-				}
-				return nil
 			}
 			pending := pool.batch()
 			err := image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
@@ -440,4 +421,41 @@ func (p *filePool) submit(b *batch, path string, r io.Reader, size int64, scan f
 func (p *filePool) close() {
 	close(p.tasks)
 	p.wg.Wait()
+}
+
+// ScanFile scans one file's content: as it is, or, when it is an archive (jar, zip, tar.gz, …),
+// member by member with paths like "app.jar!BOOT-INF/classes/application.yml". An archive past
+// a bound of archives, or corrupt, yields an incomplete-scan finding: a gate cannot vouch for
+// bytes it did not read. origin.Path is the file's path; its Kind and Ref go to every finding.
+func ScanFile(ctx context.Context, sc *policy.Scanner, origin policy.Origin, r io.Reader, archives archive.Options, emit func(policy.Finding) error) (policy.Stats, error) {
+	var stats policy.Stats
+	scan := func(p string, r io.Reader) error {
+		o := origin
+		o.Path = p
+		st, err := sc.ScanReader(ctx, o, r, emit)
+		stats.Files += st.Files
+		stats.Bytes += st.Bytes
+		stats.Skipped += st.Skipped
+		return err
+	}
+	br := bufio.NewReaderSize(r, 512)
+	head, _ := br.Peek(512)
+	if archive.Detect(origin.Path, head) == archive.None {
+		return stats, scan(origin.Path, br)
+	}
+	_, err := archive.Walk(ctx, origin.Path, br, archives, func(m archive.Member) error { return scan(m.Path, m.Content) })
+	incomplete := func(p, why string) error {
+		o := origin
+		o.Path = p
+		return emit(policy.Finding{RuleID: RuleIncomplete, Description: why, Severity: policy.SeverityHigh, Origin: o})
+	}
+	var le *archive.LimitError
+	switch {
+	case errors.As(err, &le):
+		return stats, incomplete(le.Path, le.Error())
+	case err != nil && ctx.Err() == nil:
+		// A corrupt archive is still content: say so, and fail closed.
+		return stats, incomplete(origin.Path, err.Error())
+	}
+	return stats, err
 }
