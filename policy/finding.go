@@ -77,7 +77,9 @@ type Stats struct {
 	Duration time.Duration
 }
 
-func (s *Stats) add(o Stats) {
+// Add counts o's files, bytes and skipped fragments into s (not its Duration: scans that run
+// side by side do not add up in wall time).
+func (s *Stats) Add(o Stats) {
 	s.Files += o.Files
 	s.Bytes += o.Bytes
 	s.Skipped += o.Skipped

@@ -217,7 +217,7 @@ func (s *Scanner) Scan(ctx context.Context, src Source, emit func(Finding) error
 			for fr := range frags {
 				st, err := s.scanFragment(ctx, d, fr, lockedEmit)
 				mu.Lock()
-				stats.add(st)
+				stats.Add(st)
 				if err != nil && ctx.Err() == nil {
 					nErrs++
 					if len(fileErrs) < maxFileErrors {

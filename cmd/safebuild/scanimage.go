@@ -94,9 +94,7 @@ func scanImage(ctx context.Context, sc *policy.Scanner, ref image.Ref, f *imageS
 			findings = append(findings, fd)
 			return nil
 		})
-		stats.Files += st.Files
-		stats.Bytes += st.Bytes
-		stats.Skipped += st.Skipped
+		stats.Add(st)
 		stats.Duration += st.Duration
 		if err != nil {
 			return nil, stats, err

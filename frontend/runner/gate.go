@@ -57,7 +57,8 @@ func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Opt
 				findings = append(findings, f)
 				return nil
 			})
-			stats.Files, stats.Bytes, stats.Skipped, stats.Duration = stats.Files+st.Files, stats.Bytes+st.Bytes, stats.Skipped+st.Skipped, stats.Duration+st.Duration
+			stats.Add(st)
+			stats.Duration += st.Duration
 			if err != nil {
 				return fmt.Errorf("scanning the built image: %w", err)
 			}

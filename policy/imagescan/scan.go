@@ -83,9 +83,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 	addStats := func(st policy.Stats) {
 		mu.Lock()
 		defer mu.Unlock()
-		stats.Files += st.Files
-		stats.Bytes += st.Bytes
-		stats.Skipped += st.Skipped
+		stats.Add(st)
 	}
 
 	if err := scanConfig(ctx, sc, img, collect(nil), addStats); err != nil {
@@ -143,9 +141,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 			}
 			addLayerStats := func(st policy.Stats) {
 				lmu.Lock()
-				layerStats.Files += st.Files
-				layerStats.Bytes += st.Bytes
-				layerStats.Skipped += st.Skipped
+				layerStats.Add(st)
 				lmu.Unlock()
 				addStats(st)
 			}
@@ -288,9 +284,7 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 	for _, f := range fields {
 		o := policy.Origin{Kind: f.kind, Ref: ref, Path: f.path}
 		st, err := sc.ScanReader(ctx, o, strings.NewReader(f.text), emit)
-		stats.Files += st.Files
-		stats.Bytes += st.Bytes
-		stats.Skipped += st.Skipped
+		stats.Add(st)
 		if err != nil {
 			return stats, fmt.Errorf("config %s: %w", f.path, err)
 		}
@@ -433,9 +427,7 @@ func ScanFile(ctx context.Context, sc *policy.Scanner, origin policy.Origin, r i
 		o := origin
 		o.Path = p
 		st, err := sc.ScanReader(ctx, o, r, emit)
-		stats.Files += st.Files
-		stats.Bytes += st.Bytes
-		stats.Skipped += st.Skipped
+		stats.Add(st)
 		return err
 	}
 	br := bufio.NewReaderSize(r, 512)
