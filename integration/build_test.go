@@ -26,22 +26,12 @@ var (
 func safebuildBinary(t *testing.T) string {
 	t.Helper()
 	safebuildOnce.Do(func() {
-		root, err := stack.ModuleRoot()
-		if err != nil {
-			safebuildErr = err
-			return
-		}
 		dir, err := os.MkdirTemp("", "safebuild-bin-")
 		if err != nil {
 			safebuildErr = err
 			return
 		}
-		safebuildBin = filepath.Join(dir, "safebuild")
-		cmd := exec.Command("go", "build", "-o", safebuildBin, "./cmd/safebuild")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			safebuildErr = errors.New("building cmd/safebuild: " + err.Error() + "\n" + string(out))
-		}
+		safebuildBin, safebuildErr = stack.BuildSafebuild(context.Background(), dir)
 	})
 	if safebuildErr != nil {
 		t.Fatal(safebuildErr)

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -128,4 +129,20 @@ func FindBinaries() (*Binaries, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// BuildSafebuild compiles cmd/safebuild from this checkout into dir and returns the binary's
+// path: the tests, the demo and the benchmarks run the real CLI.
+func BuildSafebuild(ctx context.Context, dir string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "safebuild")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/safebuild")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building cmd/safebuild: %v\n%s", err, out)
+	}
+	return bin, nil
 }

@@ -46,19 +46,15 @@ type result struct {
 
 func run(ctx context.Context, nLayers, runs int) (retErr error) {
 	stack.QuietClientLogs()
-	root, err := stack.ModuleRoot()
-	if err != nil {
-		return err
-	}
 	work, err := os.MkdirTemp("", "safebuild-imagebench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 
-	bin := filepath.Join(work, "safebuild")
-	if out, err := command(root, "go", "build", "-o", bin, "./cmd/safebuild").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := stack.BuildSafebuild(ctx, work)
+	if err != nil {
+		return err
 	}
 	s, err := stack.Start(ctx)
 	if err != nil {
@@ -176,12 +172,6 @@ func run(ctx context.Context, nLayers, runs int) (retErr error) {
 	fmt.Printf("\n%d layers, %.0f MiB uncompressed, %d CPUs (%s/%s); trivy and gitleaks run only where installed.\n",
 		len(layerBlobs), float64(uncompressed)/(1<<20), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	return nil
-}
-
-func command(dir, name string, args ...string) *exec.Cmd {
-	c := exec.Command(name, args...)
-	c.Dir = dir
-	return c
 }
 
 func must(b []byte, err error) []byte {

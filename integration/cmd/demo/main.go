@@ -43,12 +43,10 @@ func run(ctx context.Context, w io.Writer) (retErr error) {
 		return err
 	}
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "safebuild")
 	fmt.Fprintln(w, "building safebuild, starting the stack (buildkitd, registry, Vault)…")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/safebuild")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := stack.BuildSafebuild(ctx, work)
+	if err != nil {
+		return err
 	}
 	s, err := stack.Start(ctx)
 	if err != nil {
