@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/safebuild/safebuild/integration/stack"
@@ -26,6 +27,9 @@ func TestMain(m *testing.M) {
 	}
 	st = s
 	code := m.Run()
+	if safebuildBin != "" {
+		os.RemoveAll(filepath.Dir(safebuildBin))
+	}
 	if err := s.Stop(code != 0); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the stack:", err)
 		if code == 0 {
