@@ -56,11 +56,15 @@ var byteClass = func() (t [256]uint8) {
 func decodeSegments(buf []byte, from, to int) []decodedSeg {
 	var out []decodedSeg
 	cls := &byteClass
-	// A run of at least minBase64Run characters covers a probe position, probes being
-	// minBase64Run apart: only runs under a probe are looked at, most bytes never are.
+	// A run of at least minBase64Run (16) characters covers a probe position, probes being 16
+	// apart: only runs under a probe are looked at, most bytes never are. A run of 16 that covers
+	// probe k also covers k-8 or k+8, so a probe that lands in an identifier shorter than that is
+	// dropped after two more lookups. Probes go on past to: a run starting in the last 15 bytes of
+	// the own part may cover no probe before it.
 	lastEnd := 0
-	for k := from; k < to; {
-		if cls[buf[k]] == 0 {
+	end := min(len(buf), to+minBase64Run-1)
+	for k := from; k < end; {
+		if cls[buf[k]] == 0 || (k < 8 || cls[buf[k-8]] == 0) && (k+8 >= len(buf) || cls[buf[k+8]] == 0) {
 			k += minBase64Run
 			continue
 		}

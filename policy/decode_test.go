@@ -67,3 +67,27 @@ func percentAll(s string) string {
 	}
 	return b.String()
 }
+
+// TestDecodeRunAtWindowCut: a run is decoded exactly once, by the window whose own part it starts
+// in, wherever it starts relative to the cut between two windows' own parts — also in the last
+// bytes before the cut, where it may cover no probe position before it.
+func TestDecodeRunAtWindowCut(t *testing.T) {
+	run := base64.StdEncoding.EncodeToString([]byte("GITHUB_TOKEN=" + testPAT))
+	const cut = 200
+	for p := cut - len(run) - 2; p <= cut+2; p++ {
+		buf := []byte(strings.Repeat(". ", 150) + strings.Repeat(" ", 200))
+		copy(buf[p:], run)
+		n := 0
+		for _, part := range [][2]int{{0, cut}, {cut, len(buf)}} {
+			for _, seg := range decodeSegments(buf, part[0], part[1]) {
+				if seg.start != p || seg.enc != "base64" {
+					t.Fatalf("run at %d: decoded %q at %d", p, buf[seg.start:seg.end], seg.start)
+				}
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("run at %d (cut at %d): decoded %d times, want once", p, cut, n)
+		}
+	}
+}
