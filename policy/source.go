@@ -98,7 +98,7 @@ func fileFragment(p string, size int64) Fragment {
 	return Fragment{
 		Origin: Origin{Kind: OriginFile, Path: filepath.ToSlash(p)},
 		Size:   size,
-		Open:   func() (io.ReadCloser, error) { return os.Open(p) },
+		Open:   func() (io.ReadCloser, error) { return openFile(p) },
 	}
 }
 
