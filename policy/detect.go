@@ -3,7 +3,7 @@ package policy
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
+
 	"io"
 	"slices"
 	"strings"
@@ -30,12 +30,12 @@ type cand struct {
 	match  []byte
 }
 
-// detector is one worker's reusable state: window buffer, lower-cased copy, keyword spans.
+// detector is one worker's reusable state: window buffer, keyword hits, spans.
 type detector struct {
 	s       *Scanner
 	rs      *Ruleset
 	wr      *windowReader
-	lower   []byte
+	hits    []kwHit
 	active  []bool
 	spans   [][]span
 	touched []int32
@@ -49,7 +49,6 @@ func newDetector(s *Scanner) *detector {
 		s:      s,
 		rs:     rs,
 		wr:     newWindowReader(nil, size, reachCap),
-		lower:  make([]byte, size+2*reachCap),
 		active: make([]bool, len(rs.rules)),
 		spans:  make([][]span, len(rs.rules)),
 	}
@@ -240,23 +239,6 @@ var lowerTable = func() (t [256]byte) {
 	return t
 }()
 
-// asciiLower writes src with ASCII letters lower-cased into dst, eight bytes at a time: in each
-// 64-bit word, a byte gets 0x20 added when it lies in 'A'..'Z' (bytes >= 0x80 are left alone).
-func asciiLower(dst, src []byte) {
-	const ones = 0x0101010101010101
-	dst = dst[:len(src)]
-	i := 0
-	for ; i+8 <= len(src); i += 8 {
-		w := binary.LittleEndian.Uint64(src[i:])
-		h := w & (0x7f * ones)
-		upper := ((h + (0x80-'A')*ones) ^ (h + (0x80-'Z'-1)*ones)) &^ w & (0x80 * ones)
-		binary.LittleEndian.PutUint64(dst[i:], w|upper>>2)
-	}
-	for ; i < len(src); i++ {
-		dst[i] = lowerTable[src[i]]
-	}
-}
-
 // detectWindow runs one keyword pass over the window, then each rule's regex only over the
 // lines around that rule's keyword hits.
 func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) error {
@@ -264,18 +246,17 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 	rs := d.rs
 	d.touched = d.touched[:0]
 	if rs.ac != nil && len(buf) > 0 {
-		lower := d.lower[:len(buf)]
-		asciiLower(lower, buf)
-		for _, m := range rs.ac.FindAllOverlapping(lower) {
-			for _, ri := range rs.kwRules[m.PatternID] {
+		d.hits = rs.ac.find(buf, d.hits[:0])
+		for _, m := range d.hits {
+			for _, ri := range rs.kwRules[m.kw] {
 				if !d.active[ri] {
 					continue
 				}
-				if fs := rs.rules[ri].follows; fs != nil && !anyFollow(fs, buf, lower, rs.keywords[m.PatternID], m.Start) {
+				if fs := rs.rules[ri].follows; fs != nil && !anyFollow(fs, buf, rs.keywords[m.kw], m.start) {
 					continue
 				}
 				sr := rs.rules[ri].spread
-				sp := span{max(0, m.Start-sr.before), min(len(buf), m.End+sr.after)}
+				sp := span{max(0, m.start-sr.before), min(len(buf), m.end+sr.after)}
 				l := d.spans[ri]
 				if len(l) == 0 {
 					d.touched = append(d.touched, ri)
@@ -304,9 +285,9 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 	return d.report(o, w, emit)
 }
 
-func anyFollow(fs []follow, buf, lower []byte, kw string, start int) bool {
+func anyFollow(fs []follow, buf []byte, kw string, start int) bool {
 	for i := range fs {
-		if fs[i].allows(buf, lower, kw, start) {
+		if fs[i].allows(buf, kw, start) {
 			return true
 		}
 	}
@@ -442,7 +423,7 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool
 		target = line
 	}
 	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
-	stopOK := a.stop != nil && len(secret) > 0 && a.stop.IsMatch(bytes.ToLower(secret))
+	stopOK := a.stop != nil && len(secret) > 0 && a.stop.contains(secret)
 	if a.cond == ConditionAnd {
 		if a.paths != nil && !a.paths.matchPath(path, strings.ToLower(path)) {
 			return false

@@ -14,14 +14,10 @@ type spread struct{ before, after int }
 // of the keywords at a position the regex's structure pins down (gitleaks' rules mostly have the
 // shape prefix{0,50} (kw1|kw2|…) suffix), the spread is asymmetric and tight; otherwise it is
 // regexReach on both sides. An unbounded side is reachCap.
-func ruleSpread(expr string, keywords []string) spread {
-	r := regexReach(expr)
+func ruleSpread(re *syntax.Regexp, keywords []string) spread {
+	r := regexReach(re)
 	sym := spread{r, r}
 	if len(keywords) == 0 {
-		return sym
-	}
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
 		return sym
 	}
 	a, ok := anchored(re, keywords)
@@ -208,9 +204,8 @@ func firstKeyword(s string, kws []string) (int, string) {
 // prefilter finds nothing cannot hold a match. ok is false when expr has no such leading part.
 // (Also cutting the secret part, e.g. [\w.=-]{10,150}, was measured: the prefilter then passes
 // so often that the full searches cost more than they save.)
-func prefilterExpr(expr string) (string, bool) {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil || re.Op != syntax.OpConcat {
+func prefilterExpr(re *syntax.Regexp) (string, bool) {
+	if re.Op != syntax.OpConcat {
 		return "", false
 	}
 	i := 0
@@ -235,11 +230,7 @@ func isRepeat(re *syntax.Regexp) bool {
 // requiredLiterals returns lower-cased strings one of which appears (case-insensitively) in every
 // match of expr, when it can tell and each is at least minLen bytes long. Path regexes use it to skip
 // the regex engine for paths that cannot match.
-func requiredLiterals(expr string, minLen int) ([]string, bool) {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return nil, false
-	}
+func requiredLiterals(re *syntax.Regexp, minLen int) ([]string, bool) {
 	set, ok := required(re)
 	if !ok || len(set) == 0 || len(set) > 64 {
 		return nil, false
@@ -316,11 +307,7 @@ const maxStep = 64
 
 // ruleFollows returns the follow checks of expr: one per way for a match to contain a keyword,
 // or nil when some way has none (then every hit opens a span).
-func ruleFollows(expr string, keywords []string) []follow {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return nil
-	}
+func ruleFollows(re *syntax.Regexp, keywords []string) []follow {
 	fs, ok := follows(re, keywords)
 	if !ok {
 		return nil
@@ -502,13 +489,13 @@ func firstBytes(re *syntax.Regexp) (cls [256]bool, ok bool) {
 	return cls, false
 }
 
-// allows reports whether a keyword hit at lower[start:] (lower-cased text) can be part of a match
-// per f: the text around the hit spells f.lit, and the raw bytes after it pass f.steps. A hit too
-// close to the end of the text to tell is allowed.
-func (f *follow) allows(buf, lower []byte, kw string, start int) bool {
+// allows reports whether a keyword hit at buf[start:] can be part of a match per f: the text
+// around the hit spells f.lit (ASCII case-insensitively), and the bytes after it pass f.steps. A
+// hit too close to the end of the text to tell is allowed.
+func (f *follow) allows(buf []byte, kw string, start int) bool {
 	for o := strings.Index(f.lit, kw); o >= 0; {
 		ls := start - o
-		if ls >= 0 && ls+len(f.lit) <= len(lower) && string(lower[ls:ls+len(f.lit)]) == f.lit &&
+		if ls >= 0 && ls+len(f.lit) <= len(buf) && equalLower(buf[ls:ls+len(f.lit)], f.lit) &&
 			stepsMatch(buf, ls+len(f.lit), f.steps) {
 			return true
 		}
@@ -519,6 +506,19 @@ func (f *follow) allows(buf, lower []byte, kw string, start int) bool {
 		o += 1 + next
 	}
 	return false
+}
+
+// equalLower reports whether b, ASCII lower-cased, equals lower.
+func equalLower(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range len(lower) {
+		if lowerTable[b[i]] != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // stepsMatch reports whether buf[p:] starts with bytes that pass steps, trying every split.

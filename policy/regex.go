@@ -2,6 +2,7 @@ package policy
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
 )
@@ -27,12 +28,14 @@ type lazyRegex struct {
 	re   regex
 }
 
-func newLazyRegex(expr string) (*lazyRegex, *regexp.Regexp, error) {
-	std, err := regexp.Compile(expr)
+// newLazyRegex validates expr by parsing it (what Go's regexp.Compile rejects, parsing rejects)
+// and returns the lazy regex and the parse tree.
+func newLazyRegex(expr string) (*lazyRegex, *syntax.Regexp, error) {
+	tree, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &lazyRegex{expr: expr}, std, nil
+	return &lazyRegex{expr: expr}, tree, nil
 }
 
 // get returns the compiled regex. Should the engine refuse an expression Go's regexp accepted
@@ -68,11 +71,11 @@ func (l *lazyRegex) matchPath(path, lower string) bool {
 
 // newPathRegex is newLazyRegex for regexes over paths (see matchPath).
 func newPathRegex(expr string) (*lazyRegex, error) {
-	l, _, err := newLazyRegex(expr)
+	l, tree, err := newLazyRegex(expr)
 	if err != nil {
 		return nil, err
 	}
-	if lits, ok := requiredLiterals(expr, 1); ok {
+	if lits, ok := requiredLiterals(tree, 1); ok {
 		l.lits = lits
 	}
 	return l, nil

@@ -3,13 +3,10 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"regexp/syntax"
 	"sort"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/coregx/ahocorasick"
 )
 
 // RuleError says which rule, which field and which value a Ruleset refused, and why.
@@ -38,7 +35,7 @@ type Ruleset struct {
 
 	keywords  []string  // distinct lower-cased keywords, indexed by automaton pattern ID
 	kwRules   [][]int32 // keyword index -> indexes into rules
-	ac        *ahocorasick.Automaton
+	ac        *keywordSet
 	noKeyword []int32 // rules with a regex but no keyword: they run over all content
 	pathOnly  []int32 // rules with a path and no regex
 	maxReach  int
@@ -61,7 +58,7 @@ type compiledAllowlist struct {
 	target   Target
 	paths    pathSet
 	regexes  *lazyRegex
-	stop     *ahocorasick.Automaton
+	stop     *keywordSet
 	hasPaths bool
 }
 
@@ -125,7 +122,7 @@ func NewRuleset(rules []Rule, global []Allowlist) (*Ruleset, error) {
 		return nil, errors.Join(errs...)
 	}
 	if len(rs.keywords) > 0 {
-		ac, err := ahocorasick.NewBuilder().AddStrings(rs.keywords).Build()
+		ac, err := newKeywordSet(rs.keywords)
 		if err != nil {
 			return nil, fmt.Errorf("building the keyword automaton over %d keywords: %w", len(rs.keywords), err)
 		}
@@ -148,20 +145,21 @@ func (rs *Ruleset) Len() int { return len(rs.rules) }
 
 func compileRule(r Rule) (*compiledRule, error) {
 	cr := &compiledRule{Rule: r}
+	var tree *syntax.Regexp // r.Regex parsed once; the analyses below only read it
 	if r.Regex == "" && r.Path == "" {
 		return nil, &RuleError{RuleID: r.ID, Field: "regex", Err: errors.New("a rule needs a regex, a path, or both")}
 	}
 	if r.Regex != "" {
-		re, std, err := newLazyRegex(r.Regex)
+		re, t, err := newLazyRegex(r.Regex)
 		if err != nil {
 			return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: err}
 		}
-		cr.re = re
-		if r.SecretGroup < 0 || r.SecretGroup > std.NumSubexp() {
+		cr.re, tree = re, t
+		if groups := tree.MaxCap(); r.SecretGroup < 0 || r.SecretGroup > groups {
 			return nil, &RuleError{RuleID: r.ID, Field: "secretGroup", Value: fmt.Sprint(r.SecretGroup),
-				Err: fmt.Errorf("accepted: 0..%d (the regex has %d capture groups)", std.NumSubexp(), std.NumSubexp())}
+				Err: fmt.Errorf("accepted: 0..%d (the regex has %d capture groups)", groups, groups)}
 		}
-		cr.reach = regexReach(r.Regex)
+		cr.reach = regexReach(tree)
 	} else if r.SecretGroup != 0 || len(r.Keywords) > 0 || r.Entropy != 0 {
 		return nil, &RuleError{RuleID: r.ID, Field: "regex", Err: errors.New("secretGroup, keywords and entropy need a regex")}
 	}
@@ -190,14 +188,13 @@ func compileRule(r Rule) (*compiledRule, error) {
 	}
 	cr.Keywords = kws
 	if cr.re != nil {
-		cr.spread = ruleSpread(r.Regex, kws)
-		cr.follows = ruleFollows(r.Regex, kws)
-		cr.follows = ruleFollows(r.Regex, kws)
+		cr.spread = ruleSpread(tree, kws)
+		cr.follows = ruleFollows(tree, kws)
 		// The prefilter is a yes/no search, much cheaper per call than collecting matches; most
 		// spans around keyword hits hold no match at all. Without a cheaper expression, the
 		// regex itself serves.
 		cr.pre = cr.re
-		if p, ok := prefilterExpr(r.Regex); ok {
+		if p, ok := prefilterExpr(tree); ok {
 			var err error
 			if cr.pre, _, err = newLazyRegex(p); err != nil {
 				return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: fmt.Errorf("deriving the prefilter %q: %w", p, err)}
@@ -232,13 +229,13 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 		}
 		parts := make([]string, len(exprs))
 		for i, e := range exprs {
-			if _, err := regexp.Compile(e); err != nil {
+			if _, err := syntax.Parse(e, syntax.Perl); err != nil {
 				return nil, &RuleError{RuleID: ruleID, Field: fmt.Sprintf("%s.%s[%d]", field, kind, i), Value: e, Err: err}
 			}
 			parts[i] = "(?:" + e + ")"
 		}
-		re, _, err := newLazyRegex(strings.Join(parts, "|"))
-		return re, err
+		// Each part parsed alone, so their alternation parses too.
+		return &lazyRegex{expr: strings.Join(parts, "|")}, nil
 	}
 	var err error
 	// Paths stay separate regexes (not joined): each has its own literal guard, so most paths
@@ -267,7 +264,7 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 			}
 		}
 		sort.Strings(words)
-		ca.stop, err = ahocorasick.NewBuilder().AddStrings(words).Build()
+		ca.stop, err = newKeywordSet(words)
 		if err != nil {
 			return nil, &RuleError{RuleID: ruleID, Field: field + ".stopwords", Err: err}
 		}
@@ -279,15 +276,11 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 // the windows a large fragment is read in.
 const reachCap = 64 << 10
 
-// regexReach returns how many bytes a match of expr may span: the sum of the widths of its
+// regexReach returns how many bytes a match of re may span: the sum of the widths of its
 // parts, where a repetition without upper bound of something that cannot match a newline adds
 // nothing (windows are widened to whole lines), and one that can match a newline makes the reach
 // reachCap.
-func regexReach(expr string) int {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return reachCap
-	}
+func regexReach(re *syntax.Regexp) int {
 	w, multi := width(re.Simplify())
 	if multi || w > reachCap {
 		return reachCap
