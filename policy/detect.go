@@ -36,6 +36,7 @@ type detector struct {
 	rs      *Ruleset
 	wr      *windowReader
 	hits    []kwHit
+	found   [][2]int
 	active  []bool
 	spans   [][]span
 	touched []int32
@@ -348,6 +349,13 @@ func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string
 		if !r.pre.get().Match(buf[sp.start:sp.end]) {
 			continue
 		}
+		if r.lead != nil {
+			d.found = r.lead.findAll(r.pre.get(), buf[sp.start:sp.end], d.found[:0])
+			for _, m := range d.found {
+				d.match(r, w, sp.start+m[0], sp.start+m[1], path)
+			}
+			continue
+		}
 		for _, m := range r.re.get().FindAllIndex(buf[sp.start:sp.end], -1) {
 			d.match(r, w, sp.start+m[0], sp.start+m[1], path)
 		}
@@ -377,8 +385,14 @@ func (d *detector) candidate(r *compiledRule, w *window, a, b int, path string) 
 	buf := w.buf
 	match := buf[a:b]
 	secret := match
-	// As gitleaks: the groups come from re-running the regex on the match alone.
-	if g := r.re.get().FindSubmatchIndex(match); len(g) >= 4 {
+	// As gitleaks: the groups come from re-running the regex on the match alone. With a lead,
+	// the rest of the regex holds every group, numbered alike, and finds the same match there
+	// (see leadRepeat).
+	sub := r.re
+	if r.lead != nil {
+		sub = r.pre
+	}
+	if g := sub.get().FindSubmatchIndex(match); len(g) >= 4 {
 		if r.SecretGroup > 0 {
 			if g[2*r.SecretGroup] >= 0 {
 				secret = match[g[2*r.SecretGroup]:g[2*r.SecretGroup+1]]

@@ -238,7 +238,7 @@ func readCorpus(b *testing.B, limit int) []byte {
 	return corpus
 }
 
-func mustParse(t *testing.T, expr string) *syntax.Regexp {
+func mustParse(t testing.TB, expr string) *syntax.Regexp {
 	t.Helper()
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {

@@ -204,19 +204,20 @@ func firstKeyword(s string, kws []string) (int, string) {
 // prefilter finds nothing cannot hold a match. ok is false when expr has no such leading part.
 // (Also cutting the secret part, e.g. [\w.=-]{10,150}, was measured: the prefilter then passes
 // so often that the full searches cost more than they save.)
-func prefilterExpr(re *syntax.Regexp) (string, bool) {
+// cut is the number of leading elements left out.
+func prefilterExpr(re *syntax.Regexp) (expr string, cut int, ok bool) {
 	if re.Op != syntax.OpConcat {
-		return "", false
+		return "", 0, false
 	}
 	i := 0
 	for i < len(re.Sub)-1 && isRepeat(re.Sub[i]) {
 		i++
 	}
 	if i == 0 {
-		return "", false
+		return "", 0, false
 	}
 	rest := &syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags, Sub: re.Sub[i:]}
-	return rest.String(), true
+	return rest.String(), i, true
 }
 
 func isRepeat(re *syntax.Regexp) bool {

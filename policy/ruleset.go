@@ -43,9 +43,10 @@ type Ruleset struct {
 
 type compiledRule struct {
 	Rule
-	re      *lazyRegex // nil for path-only rules
-	pre     *lazyRegex // a cheap yes/no test run before re: prefilterExpr, or re itself
-	path    *lazyRegex // nil when the rule has no path
+	re      *lazyRegex  // nil for path-only rules
+	pre     *lazyRegex  // a cheap yes/no test run before re: prefilterExpr, or re itself
+	lead    *leadRepeat // re = lead·pre: re's matches are found from pre's (see leadRepeat); or nil
+	path    *lazyRegex  // nil when the rule has no path
 	allow   []*compiledAllowlist
 	reach   int      // bytes a match may span (regexReach)
 	spread  spread   // how far a match may extend around a keyword hit
@@ -194,10 +195,13 @@ func compileRule(r Rule) (*compiledRule, error) {
 		// spans around keyword hits hold no match at all. Without a cheaper expression, the
 		// regex itself serves.
 		cr.pre = cr.re
-		if p, ok := prefilterExpr(tree); ok {
+		if p, cut, ok := prefilterExpr(tree); ok {
 			var err error
 			if cr.pre, _, err = newLazyRegex(p); err != nil {
 				return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: fmt.Errorf("deriving the prefilter %q: %w", p, err)}
+			}
+			if cut == 1 {
+				cr.lead = newLeadRepeat(tree)
 			}
 		}
 	}

@@ -1,0 +1,123 @@
+package policy
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestLeadRepeatMatchesRegex checks the leadRepeat shortcut against the regex engine for every
+// default rule it applies to: on generated text dense in the rule's keywords, operators, class
+// characters (also ſ and K, which (?i)\w matches) and invalid UTF-8, the matches found from the
+// rest of the regex are the whole regex's matches, and re-running the rest on a match yields the
+// same capture groups as re-running the whole regex.
+func TestLeadRepeatMatchesRegex(t *testing.T) {
+	rs, err := DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := 150
+	if testing.Short() {
+		texts = 30
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 0
+	for _, r := range rs.rules {
+		if r.lead == nil {
+			continue
+		}
+		n++
+		for range texts {
+			text := leadText(rng, r.Keywords)
+			checkLead(t, r, text)
+		}
+	}
+	if n < 80 {
+		t.Errorf("only %d default rules have a lead; the shortcut is meant for gitleaks' [\\w.-]{0,50}? rules", n)
+	}
+}
+
+func checkLead(t *testing.T, r *compiledRule, text []byte) {
+	t.Helper()
+	var want [][2]int
+	for _, m := range r.re.get().FindAllIndex(text, -1) {
+		want = append(want, [2]int{m[0], m[1]})
+	}
+	got := r.lead.findAll(r.pre.get(), text, nil)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s on %q:\n lead %v\n regex %v", r.ID, text, got, want)
+	}
+	for _, m := range got {
+		match := text[m[0]:m[1]]
+		g, w := r.pre.get().FindSubmatchIndex(match), r.re.get().FindSubmatchIndex(match)
+		if len(g) != len(w) || len(g) < 2 || !slices.Equal(g[2:], w[2:]) {
+			t.Fatalf("%s: groups of %q: rest %v, regex %v", r.ID, match, g, w)
+		}
+	}
+}
+
+// leadText generates a line-rich text of tokens that exercise gitleaks-shaped rules.
+func leadText(rng *rand.Rand, keywords []string) []byte {
+	tokens := []string{"=", ":", ":=", "=>", "'", "\"", " ", "  ", "\t", "\n", "_", "-", ".", "`", ";",
+		"/", "+", "==", ",", "\\n", "ſ", "K", "\xff", "é", "x-", "_KEY", "Token"}
+	var b strings.Builder
+	for range 10 + rng.IntN(30) {
+		switch k := rng.IntN(10); {
+		case k < 3 && len(keywords) > 0:
+			kw := keywords[rng.IntN(len(keywords))]
+			if rng.IntN(2) == 0 {
+				kw = strings.ToUpper(kw)
+			}
+			b.WriteString(kw)
+		case k < 6:
+			const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			for range 1 + rng.IntN(60) {
+				b.WriteByte(alnum[rng.IntN(len(alnum))])
+			}
+		default:
+			b.WriteString(tokens[rng.IntN(len(tokens))])
+		}
+	}
+	return []byte(b.String())
+}
+
+func FuzzLeadRepeat(f *testing.F) {
+	rs, err := DefaultRules()
+	if err != nil {
+		f.Fatal(err)
+	}
+	var rules []*compiledRule
+	for _, r := range rs.rules {
+		if r.lead != nil {
+			rules = append(rules, r)
+		}
+	}
+	f.Add(uint16(0), "api_key = 'abcdefghijklmnop1234'")
+	f.Add(uint16(7), "ſecret_token: Kq8w9e7r6t5y4u3i2o1p\n")
+	f.Fuzz(func(t *testing.T, rule uint16, text string) {
+		checkLead(t, rules[int(rule)%len(rules)], []byte(text))
+	})
+}
+
+func TestNewLeadRepeat(t *testing.T) {
+	for expr, want := range map[string]string{
+		`[\w.-]{0,50}?(?:key)=([a-z]{10})`: "max=50",
+		`[a-z]*?key=x`:                     "max=-1",
+		`[\w.-]{0,50}(?:key)=x`:            "", // greedy: the lead's extent depends on the rest
+		`[\w.-]{2,50}?(?:key)=x`:           "", // a minimum: a start may have no match
+		`.{0,50}?key=x`:                    "", // . is not a class node
+		`[^a]{0,5}?key=x`:                  "", // includes U+FFFD
+		`[\w]{0,5}?\b`:                     "", // the rest may match empty
+	} {
+		l := newLeadRepeat(mustParse(t, expr))
+		got := ""
+		if l != nil {
+			got = fmt.Sprintf("max=%d", l.max)
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", expr, got, want)
+		}
+	}
+}
