@@ -50,8 +50,14 @@ type fileRule struct {
 	Severity    string
 	Allowlist   *fileAllowlist // deprecated single form
 	Allowlists  []fileAllowlist
-	Required    []struct{ ID string }
+	Required    []fileRequired
 	SkipReport  bool
+}
+
+type fileRequired struct {
+	ID            string
+	WithinLines   *int
+	WithinColumns *int
 }
 
 type fileAllowlist struct {
@@ -164,11 +170,14 @@ func translate(fc *fileConfig) (*ruleSet, error) {
 		if fr.ID == "" {
 			return nil, fmt.Errorf("rules[%d]: id is empty", i)
 		}
-		if len(fr.Required) > 0 {
-			return nil, fmt.Errorf("rule %q: [[rules.required]] (composite rules) is not supported yet", fr.ID)
-		}
 		r := Rule{ID: fr.ID, Description: fr.Description, Regex: fr.Regex, SecretGroup: fr.SecretGroup,
-			Entropy: fr.Entropy, Path: fr.Path, Keywords: fr.Keywords, Tags: fr.Tags}
+			Entropy: fr.Entropy, Path: fr.Path, Keywords: fr.Keywords, Tags: fr.Tags, SkipReport: fr.SkipReport}
+		for j, q := range fr.Required {
+			if q.ID == "" {
+				return nil, fmt.Errorf("rule %q: required[%d]: [[rules.required]] rule ID is empty", fr.ID, j)
+			}
+			r.Required = append(r.Required, Requirement{RuleID: q.ID, WithinLines: q.WithinLines, WithinColumns: q.WithinColumns})
+		}
 		if fr.Severity != "" {
 			s, err := ParseSeverity(fr.Severity)
 			if err != nil {
@@ -192,9 +201,6 @@ func translate(fc *fileConfig) (*ruleSet, error) {
 				return nil, fmt.Errorf("rule %q: allowlists[%d]: %w", fr.ID, j, err)
 			}
 			r.Allowlists = append(r.Allowlists, a)
-		}
-		if fr.SkipReport {
-			continue // a rule that only exists to feed composite rules never reports
 		}
 		set.rules = append(set.rules, r)
 	}

@@ -76,6 +76,8 @@ func TestLoadConfigInvalid(t *testing.T) {
 		"empty-allowlist.toml":     {`rule "e"`, "at least one of"},
 		"unknown-target-rule.toml": {"targetRules", `"nope"`},
 		"syntax.toml":              {"line 1"},
+		"unknown-required.toml":    {`rule "c"`, "required[0].id", `"missing-rule"`, "no such rule"},
+		"negative-within.toml":     {`rule "c"`, "required[0].withinLines", "-1"},
 	}
 	files, _ := filepath.Glob("testdata/config/invalid/*.toml")
 	if len(files) != len(want) {
@@ -107,5 +109,57 @@ func TestDefaultConfigRoundTrip(t *testing.T) {
 	}
 	if _, err := LoadConfig(strings.NewReader(string(data)), "inline"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCompositeRules: gitleaks' [[rules.required]] and skipReport. gitleaks' own composite test
+// (its config unchanged, its fragment and expectations), then distances, and a required rule
+// that is missing or too far.
+func TestCompositeRules(t *testing.T) {
+	rs, err := LoadConfigFile("testdata/config/composite.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestScanner(t, WithRules(rs))
+	// gitleaks detect_test.go "fragment level composite": one finding, primary-rule, with the
+	// required username-rule 4 lines above; username-rule (skipReport) not reported on its own.
+	// (gitleaks' in-memory fragment test counts the leading newline's line as 0: its 5 and 1
+	// are lines 6 and 2 here, as they are for gitleaks scanning a file.)
+	fs := scanText(t, s, "", "\nusername = \"admin\"\n\n\n\n\t\t\tpassword = \"secret123\"\n")
+	if len(fs) != 1 || fs[0].RuleID != "primary-rule" || fs[0].Line != 6 || fs[0].Column != 4 {
+		t.Fatalf("findings %+v, want primary-rule at 6:4", fs)
+	}
+	if r := fs[0].Required; len(r) != 1 || r[0].RuleID != "username-rule" || r[0].Line != 2 {
+		t.Errorf("required %+v, want username-rule at line 2", r)
+	}
+	if fs := scanText(t, s, "", "password = \"secret123\"\n"); len(fs) != 0 {
+		t.Errorf("without its required rule: %v", ruleIDs(fs))
+	}
+
+	rs, err = LoadConfigFile("testdata/config/composite-near.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = newTestScanner(t, WithRules(rs))
+	const id, key = "AKIAZ7Q4ERTY5UIOP3AS", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKY"
+	for _, c := range []struct {
+		name, text string
+		rule       string
+		want       bool
+	}{
+		{"pair within 2 lines", "id = " + id + "\nregion = x\naws_secret_access_key = " + key + "\n", "aws-key-pair", true},
+		{"pair 4 lines apart", "id = " + id + "\n\n\n\naws_secret_access_key = " + key + "\n", "aws-key-pair", false},
+		{"no secret key", "id = " + id + "\n", "aws-key-pair", false},
+		{"host on the line", "DB_HOST=db.internal DB_PASS=Zq8#kLm2vR\n", "db-password", true},
+		{"host on the next line", "DB_HOST=db.internal\nDB_PASS=Zq8#kLm2vR\n", "db-password", false},
+		{"host too far right", "DB_PASS=Zq8#kLm2vR" + strings.Repeat(" ", 60) + "DB_HOST=db.internal\n", "db-password", false},
+	} {
+		fs := scanText(t, s, "app/.env", c.text)
+		if got := hasRule(fs, c.rule); got != c.want {
+			t.Errorf("%s: %s fired=%v, want %v (%v)", c.name, c.rule, got, c.want, ruleIDs(fs))
+		}
+		if hasRule(fs, "aws-secret-key") || hasRule(fs, "db-host") {
+			t.Errorf("%s: a skipReport rule was reported: %v", c.name, ruleIDs(fs))
+		}
 	}
 }

@@ -28,6 +28,7 @@ type cand struct {
 	col    int
 	secret []byte
 	match  []byte
+	req    []RequiredFinding // for a composite rule: the required findings near it
 }
 
 // detector is one worker's reusable state: window buffer, keyword hits, spans.
@@ -37,7 +38,10 @@ type detector struct {
 	wr      *windowReader
 	hits    []kwHit
 	found   [][2]int
-	active  []bool
+	active  []bool // rule runs on this fragment
+	pathOK  []bool // rule applies to this fragment's path (active, or skipReport)
+	anyPart bool   // keep matches outside the window's own part (required rules' runs)
+	aux     map[int32][]cand
 	spans   [][]span
 	touched []int32
 	cands   []cand
@@ -51,6 +55,7 @@ func newDetector(s *Scanner) *detector {
 		rs:     rs,
 		wr:     newWindowReader(nil, size, reachCap),
 		active: make([]bool, len(rs.rules)),
+		pathOK: make([]bool, len(rs.rules)),
 		spans:  make([][]span, len(rs.rules)),
 	}
 }
@@ -216,8 +221,9 @@ func (d *detector) pathRules(o Origin, lower string, emit func(Finding) error) e
 				on = false
 			}
 		}
-		d.active[i] = on && r.re != nil
-		if on && r.re == nil {
+		d.pathOK[i] = on && r.re != nil
+		d.active[i] = on && r.re != nil && !r.SkipReport
+		if on && r.re == nil && !r.SkipReport {
 			f := d.newFinding(r, o, 0, 0, "file detected: "+path, nil)
 			if d.ignored(&f) {
 				continue
@@ -373,7 +379,7 @@ func (d *detector) match(r *compiledRule, w *window, a, b int, path string) {
 	for b > a && buf[b-1] == '\n' {
 		b--
 	}
-	if a < w.ownStart || a >= w.ownEnd || a == b {
+	if a == b || !d.anyPart && (a < w.ownStart || a >= w.ownEnd) {
 		return
 	}
 	d.candidate(r, w, a, b, path)
@@ -462,6 +468,9 @@ func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
 	for i := range d.cands {
 		d.cands[i].line, d.cands[i].col = cur.at(d.cands[i].start)
 	}
+	if d.rs.composite {
+		d.applyRequired(w, o.Path)
+	}
 	for i := range d.cands {
 		c := &d.cands[i]
 		if c.rule.generic && d.covered(i) {
@@ -472,6 +481,7 @@ func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
 			line, col = w.atLine, w.atColumn
 		}
 		f := d.newFinding(c.rule, o, line, col, string(c.match), c.secret)
+		f.Required = c.req
 		if w.decoded != "" {
 			f.Tags = append(append([]string(nil), f.Tags...), "decoded:"+w.decoded)
 		}
@@ -483,6 +493,76 @@ func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
 		}
 	}
 	return nil
+}
+
+// applyRequired keeps a composite rule's candidates only when every rule it requires has a
+// finding in the window within the requirement's distance, as gitleaks does, and records those
+// findings on it. A required rule runs, once per window and only when needed, over the whole
+// window (not only near its keywords), with its allowlists; its own composite requirements are
+// not applied.
+func (d *detector) applyRequired(w *window, path string) {
+	clear(d.aux)
+	kept := d.cands[:0]
+	for _, c := range d.cands {
+		if len(c.rule.req) == 0 {
+			kept = append(kept, c)
+			continue
+		}
+		c.req = nil
+		ok := true
+		for _, q := range c.rule.req {
+			found := false
+			for _, a := range d.required(w, q.rule, path) {
+				if (q.lines < 0 || abs(a.line-c.line) <= q.lines) && (q.column < 0 || abs(a.col-c.col) <= q.column) {
+					found = true
+					line, col := a.line, a.col
+					if w.decoded != "" {
+						line, col = w.atLine, w.atColumn
+					}
+					c.req = append(c.req, RequiredFinding{RuleID: a.rule.ID, Line: line, Column: col})
+				}
+			}
+			if !found {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			kept = append(kept, c)
+		}
+	}
+	d.cands = kept
+}
+
+// required returns rule ri's candidates anywhere in the window, with lines and columns.
+func (d *detector) required(w *window, ri int32, path string) []cand {
+	if cs, ok := d.aux[ri]; ok {
+		return cs
+	}
+	if d.aux == nil {
+		d.aux = map[int32][]cand{}
+	}
+	var cs []cand
+	if d.pathOK[ri] {
+		saved := d.cands
+		d.cands, d.anyPart = nil, true
+		d.runRule(d.rs.rules[ri], w, []span{{0, len(w.buf)}}, path)
+		cs, d.cands, d.anyPart = d.cands, saved, false
+		slices.SortStableFunc(cs, func(a, b cand) int { return a.start - b.start })
+		cur := newLineCursor(w)
+		for i := range cs {
+			cs[i].line, cs[i].col = cur.at(cs[i].start)
+		}
+	}
+	d.aux[ri] = cs
+	return cs
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // covered reports whether another, non-fallback rule found a secret containing candidate i's on

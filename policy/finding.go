@@ -42,6 +42,16 @@ type Finding struct {
 	Image, Platform string
 	// Layer locates a finding in an image layer; nil for files and for image config findings.
 	Layer *Layer
+	// Required lists, for a composite rule's finding, the findings of the rules it requires
+	// that were found near it. They carry no secret.
+	Required []RequiredFinding
+}
+
+// RequiredFinding is where a composite rule's required rule matched.
+type RequiredFinding struct {
+	RuleID string `json:"rule_id"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
 }
 
 // Layer locates a finding in an image layer: the JSON report's "layer" object.

@@ -91,6 +91,16 @@ type Allowlist struct {
 	StopWords []string
 }
 
+// Requirement is one rule a composite rule needs near its finding.
+type Requirement struct {
+	// RuleID names the required rule; it must be in the same Ruleset.
+	RuleID string
+	// WithinLines and WithinColumns bound the distance between the start lines and the start
+	// columns of the two findings; nil means no bound (the same window: a file up to 1 MiB, by
+	// default, is one window).
+	WithinLines, WithinColumns *int
+}
+
 // Sample is a piece of content, optionally with the path it lives at, used to prove a rule.
 type Sample struct {
 	// Path is the fragment path the content is scanned under; empty means "sample.txt".
@@ -128,6 +138,14 @@ type Rule struct {
 	// Fallback makes the rule yield to any other rule that finds the same secret on the same
 	// line; gitleaks applies this to every rule whose ID contains "generic".
 	Fallback bool
+	// Required makes the rule composite, as gitleaks' [[rules.required]]: a finding of it is
+	// reported only when each listed rule also matches in the same window of content, within the
+	// requirement's distance. Required rules are run for this over the whole window, keywords or
+	// not, and also when they have SkipReport.
+	Required []Requirement
+	// SkipReport keeps the rule's own findings out of reports: it only serves as another rule's
+	// Required (gitleaks' skipReport).
+	SkipReport bool
 	// Matches are samples the rule must fire on; NonMatches are samples it must not fire on.
 	// Both are checked by this package's tests.
 	Matches, NonMatches []Sample

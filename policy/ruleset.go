@@ -39,6 +39,13 @@ type Ruleset struct {
 	noKeyword []int32 // rules with a regex but no keyword: they run over all content
 	pathOnly  []int32 // rules with a path and no regex
 	maxReach  int
+	composite bool // some rule has Required
+}
+
+// requirement is a Requirement with its rule resolved; a negative bound is no bound.
+type requirement struct {
+	rule          int32
+	lines, column int
 }
 
 type compiledRule struct {
@@ -52,6 +59,7 @@ type compiledRule struct {
 	spread  spread   // how far a match may extend around a keyword hit
 	follows []follow // checks a keyword hit must pass to open a span (ruleFollows); nil: none
 	generic bool     // gitleaks' "generic" precedence: dropped when a specific rule covers its secret
+	req     []requirement
 }
 
 type compiledAllowlist struct {
@@ -111,6 +119,7 @@ func NewRuleset(rules []Rule, global []Allowlist) (*Ruleset, error) {
 		}
 		rs.maxReach = max(rs.maxReach, cr.reach)
 	}
+	errs = append(errs, rs.resolveRequired()...)
 	for i, a := range global {
 		ca, err := compileAllowlist("", fmt.Sprintf("allowlists[%d]", i), a)
 		if err != nil {
@@ -130,6 +139,52 @@ func NewRuleset(rules []Rule, global []Allowlist) (*Ruleset, error) {
 		rs.ac = ac
 	}
 	return rs, nil
+}
+
+// resolveRequired links composite rules to the rules they require.
+func (rs *Ruleset) resolveRequired() []error {
+	index := map[string]int32{}
+	for i, r := range rs.rules {
+		index[r.ID] = int32(i)
+	}
+	var errs []error
+	for _, r := range rs.rules {
+		for i, q := range r.Required {
+			field := fmt.Sprintf("required[%d]", i)
+			ri, ok := index[q.RuleID]
+			switch {
+			case q.RuleID == "":
+				errs = append(errs, &RuleError{RuleID: r.ID, Field: field + ".id", Err: errors.New("empty rule ID")})
+				continue
+			case !ok:
+				errs = append(errs, &RuleError{RuleID: r.ID, Field: field + ".id", Value: q.RuleID, Err: errors.New("no such rule")})
+				continue
+			case rs.rules[ri].re == nil:
+				errs = append(errs, &RuleError{RuleID: r.ID, Field: field + ".id", Value: q.RuleID, Err: errors.New("a path-only rule cannot be required")})
+				continue
+			}
+			req := requirement{rule: ri, lines: -1, column: -1}
+			for _, b := range []struct {
+				name string
+				v    *int
+				dst  *int
+			}{{"withinLines", q.WithinLines, &req.lines}, {"withinColumns", q.WithinColumns, &req.column}} {
+				if b.v == nil {
+					continue
+				}
+				if *b.v < 0 {
+					errs = append(errs, &RuleError{RuleID: r.ID, Field: field + "." + b.name, Value: fmt.Sprint(*b.v), Err: errors.New("accepted: 0 or more")})
+				}
+				*b.dst = *b.v
+			}
+			r.req = append(r.req, req)
+			rs.composite = true
+		}
+		if len(r.Required) > 0 && r.re == nil {
+			errs = append(errs, &RuleError{RuleID: r.ID, Field: "required", Err: errors.New("a path-only rule cannot be composite")})
+		}
+	}
+	return errs
 }
 
 // Rules returns the declared rules, in the order they were given.

@@ -33,6 +33,8 @@ type jsonFinding struct {
 	Entropy     float64 `json:"entropy"`
 	Severity    string  `json:"severity"`
 	Secret      string  `json:"secret,omitempty"`
+	// Composite rules only: where the rules it requires matched.
+	Required []policy.RequiredFinding `json:"required,omitempty"`
 	// Image scans only.
 	Image    string        `json:"image,omitempty"`
 	Platform string        `json:"platform,omitempty"`
@@ -73,7 +75,7 @@ func (JSON) Write(w io.Writer, r *Report) error {
 		jf := jsonFinding{
 			RuleID: f.RuleID, Description: f.Description, Origin: f.Origin.String(), Path: f.Origin.Path,
 			Line: f.Line, Column: f.Column, Fingerprint: f.Fingerprint, Redacted: f.Redacted,
-			Entropy: math.Round(f.Entropy*1000) / 1000, Severity: f.Severity.String(),
+			Entropy: math.Round(f.Entropy*1000) / 1000, Severity: f.Severity.String(), Required: f.Required,
 		}
 		if r.ShowSecrets {
 			jf.Secret = f.Secret

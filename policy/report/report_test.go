@@ -14,7 +14,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// fixture is a fixed report: a rule finding, a path-only finding and a canary finding.
+// fixture is a fixed report: a rule finding, a path-only finding, a canary finding and a
+// composite rule's finding.
 func fixture() *Report {
 	return &Report{
 		Findings: []policy.Finding{
@@ -33,6 +34,11 @@ func fixture() *Report {
 				RuleID: policy.CanaryRuleID, Description: `Exact value of canary "vault:kv/npm#token" (base64)`,
 				Origin: policy.Origin{Kind: "layer", Ref: "sha256:abc", Path: "root/.npmrc"}, Line: 1, Column: 7,
 				Severity: policy.SeverityCritical, Tags: []string{"canary", "base64"}, Fingerprint: "9a8b7c6d5e4f30211203f4e5d6c7b8a9",
+			},
+			{
+				RuleID: "db-password", Description: "Database password next to its host", Origin: policy.Origin{Kind: "file", Path: "app/.env"},
+				Line: 3, Column: 1, Redacted: "DB_PASS=*****", Entropy: 3.1, Severity: policy.SeverityHigh, Fingerprint: "5f4e3d2c1b0a99887766554433221100",
+				Required: []policy.RequiredFinding{{RuleID: "db-host", Line: 3, Column: 22}},
 			},
 		},
 		Stats: policy.Stats{Files: 3, Bytes: 4096, Skipped: 1, Duration: 1500 * time.Millisecond},
@@ -165,7 +171,7 @@ func TestSARIFShape(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
 		t.Fatal(err)
 	}
-	if log.Version != "2.1.0" || len(log.Runs) != 1 || len(log.Runs[0].Results) != 3 || len(log.Runs[0].Tool.Driver.Rules) != 3 {
+	if log.Version != "2.1.0" || len(log.Runs) != 1 || len(log.Runs[0].Results) != 4 || len(log.Runs[0].Tool.Driver.Rules) != 4 {
 		t.Errorf("unexpected SARIF shape: %+v", log)
 	}
 }

@@ -66,7 +66,15 @@ type sarifResult struct {
 	Level               string            `json:"level"`
 	Message             sarifText         `json:"message"`
 	Locations           []sarifLocation   `json:"locations"`
+	RelatedLocations    []sarifRelated    `json:"relatedLocations,omitempty"`
 	PartialFingerprints map[string]string `json:"partialFingerprints"`
+}
+
+// sarifRelated is where a composite rule's required rule matched.
+type sarifRelated struct {
+	ID               int           `json:"id"`
+	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+	Message          sarifText     `json:"message"`
 }
 
 type sarifLocation struct {
@@ -140,11 +148,19 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 			}
 			loc.PhysicalLocation.Region = reg
 		}
-		run.Results = append(run.Results, sarifResult{
+		res := sarifResult{
 			RuleID: f.RuleID, Level: sarifLevel(f.Severity), Message: sarifText{f.Description},
 			Locations:           []sarifLocation{loc},
 			PartialFingerprints: map[string]string{"safebuild/v1": f.Fingerprint},
-		})
+		}
+		for i, q := range f.Required {
+			res.RelatedLocations = append(res.RelatedLocations, sarifRelated{
+				ID: i + 1, Message: sarifText{"required rule " + q.RuleID},
+				PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.Origin.Path},
+					Region: &sarifRegion{StartLine: q.Line, StartColumn: q.Column}},
+			})
+		}
+		run.Results = append(run.Results, res)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

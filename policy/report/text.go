@@ -42,6 +42,9 @@ func (Text) Write(w io.Writer, r *Report) error {
 		if r.ShowSecrets && f.Secret != "" {
 			fmt.Fprintf(bw, "    secret: %s\n", f.Secret)
 		}
+		for _, q := range f.Required {
+			fmt.Fprintf(bw, "    with %s at %d:%d\n", q.RuleID, q.Line, q.Column)
+		}
 		fmt.Fprintf(bw, "    fingerprint: %s\n", f.Fingerprint)
 	}
 	fmt.Fprintf(bw, "%d findings in %d files (%d bytes, %d skipped) in %s\n",
