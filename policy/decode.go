@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
-// Encoded text: base64 (standard or URL alphabet), hex and percent-encoded runs are decoded and the result scanned
+// Encoded text: base64 (standard or URL alphabet), hex, percent-encoded and unicode-escaped runs are decoded and the result scanned
 // again with the rules, to a bounded depth, as gitleaks' --max-decode-depth does. Findings in
 // decoded text are reported at the encoded run's position, tagged "decoded:<encoding>".
 
@@ -137,7 +139,8 @@ func decodeSegments(buf []byte, from, to int) []decodedSeg {
 			out = append(out, decodedSeg{start: start, end: pad, enc: enc, data: data})
 		}
 	}
-	return append(out, percentSegments(buf, from, to)...)
+	out = append(out, percentSegments(buf, from, to)...)
+	return append(out, unicodeSegments(buf, from, to)...)
 }
 
 // percentSegments finds, as gitleaks does, each line's stretch from its first %XX escape to its
@@ -180,6 +183,118 @@ func percentSegments(buf []byte, from, to int) []decodedSeg {
 		i = last + 3
 	}
 	return out
+}
+
+// unicodeSegments finds, as gitleaks does, unicode escapes — \uXXXX (also \\uXXXX and \UXXXX,
+// as JSON, JavaScript, Java and doubly-escaped strings write them) and U+XXXX code points
+// (separated by whitespace) — and decodes each line's stretch from its first escape to its last,
+// text between them kept. Surrogate pairs (\uD83D\uDE00) become one character.
+func unicodeSegments(buf []byte, from, to int) []decodedSeg {
+	var out []decodedSeg
+	for i := from; i < to; {
+		k := indexUnicodeEscape(buf[i:to])
+		if k < 0 {
+			break
+		}
+		i += k
+		end := len(buf)
+		if nl := bytes.IndexByte(buf[i:], '\n'); nl >= 0 {
+			end = i + nl
+		}
+		var data []byte
+		last := i
+		for j := i; j < end; {
+			r, n := unicodeEscapeAt(buf[:end], j)
+			if n == 0 {
+				data = append(data, buf[j])
+				j++
+				continue
+			}
+			if utf16.IsSurrogate(r) {
+				if r2, n2 := unicodeEscapeAt(buf[:end], j+n); n2 > 0 {
+					if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+						r, n = pair, n+n2
+					}
+				}
+			}
+			data = utf8.AppendRune(data, r)
+			j += n
+			last = j
+			// U+XXXX code points are separated by one whitespace character, which goes with them.
+			if buf[j-n] == 'U' && j < end && isSpace(buf[j]) && j+1 < end && buf[j+1] == 'U' {
+				if _, n3 := unicodeEscapeAt(buf[:end], j+1); n3 > 0 {
+					j++
+				}
+			}
+		}
+		data = data[:len(data)-(end-last)] // drop the plain text after the last escape
+		if isText(data) {
+			out = append(out, decodedSeg{start: i, end: last, enc: "unicode", data: data})
+		}
+		i = max(last, i+1)
+	}
+	return out
+}
+
+// indexUnicodeEscape returns the offset of the first unicode escape in b, or -1. It looks for
+// the two bytes an escape starts with separately, each with a vectorized IndexByte.
+func indexUnicodeEscape(b []byte) int {
+	next := func(from int, c byte) int {
+		if k := bytes.IndexByte(b[from:], c); k >= 0 {
+			return from + k
+		}
+		return len(b)
+	}
+	bs, u := next(0, '\\'), next(0, 'U')
+	for {
+		i := min(bs, u)
+		if i == len(b) {
+			return -1
+		}
+		if _, n := unicodeEscapeAt(b, i); n > 0 {
+			return i
+		}
+		if i == bs {
+			bs = next(i+1, '\\')
+		} else {
+			u = next(i+1, 'U')
+		}
+	}
+}
+
+// unicodeEscapeAt decodes the escape at b[i:]: \uXXXX, \\uXXXX (u in either case) or U+XXXX.
+// n is 0 when there is none.
+func unicodeEscapeAt(b []byte, i int) (r rune, n int) {
+	j := i
+	switch {
+	case j+1 < len(b) && b[j] == 'U' && b[j+1] == '+':
+		j += 2
+	case j < len(b) && b[j] == '\\':
+		j++
+		if j < len(b) && b[j] == '\\' {
+			j++
+		}
+		if j >= len(b) || b[j]|0x20 != 'u' {
+			return 0, 0
+		}
+		j++
+	default:
+		return 0, 0
+	}
+	if j+4 > len(b) {
+		return 0, 0
+	}
+	for _, c := range b[j : j+4] {
+		if !isHexChar(c) {
+			return 0, 0
+		}
+		r = r<<4 | rune(unhex(c))
+	}
+	return r, j + 4 - i
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'
 }
 
 func isEscape(b []byte, i int) bool {

@@ -91,3 +91,32 @@ func TestDecodeRunAtWindowCut(t *testing.T) {
 		}
 	}
 }
+
+func TestUnicodeSegments(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`token: "\u0067\u0068\u0070\u005f"`, "ghp_"},
+		{`x = "\\u0061\\U0062c\u0064" end`, "abcd"},                                             // doubly escaped, mixed case, text between kept
+		{"U+0074 U+006F U+006B U+0065 U+006E", "token"},                                         // code points, separators dropped
+		{strings.Repeat(`\u0061`, 40) + `\uD83D\uDE00`, strings.Repeat("a", 40) + "\U0001F600"}, // a surrogate pair is one character
+		{`no escapes: \u12 U+12G \x41 \\n`, ""},                                                 // nothing decodable
+		{"a \\u0041\nb \\u0042", "A"},                                                           // one segment per line
+	} {
+		segs := unicodeSegments([]byte(c.in), 0, len(c.in))
+		got := ""
+		if len(segs) > 0 {
+			got = string(segs[0].data)
+		}
+		if got != c.want {
+			t.Errorf("%q: decoded %q, want %q", c.in, got, c.want)
+		}
+	}
+	s := newTestScanner(t)
+	pat := ""
+	for _, r := range "GITHUB_TOKEN=" + testPAT {
+		pat += fmt.Sprintf(`\u%04x`, r)
+	}
+	fs := scanText(t, s, "config.json", `{"env": "`+pat+`"}`)
+	if !hasRule(fs, "github-pat") || !strings.Contains(strings.Join(fs[0].Tags, " "), "decoded:unicode") {
+		t.Errorf("a unicode-escaped token: %v", fs)
+	}
+}

@@ -111,8 +111,8 @@ func WithWindow(size int) Option {
 	}
 }
 
-// WithDecodeDepth sets how many times encoded runs (base64, hex) are decoded and the result
-// scanned again, as gitleaks' --max-decode-depth. Default: 2; accepted: 0 (off)..8.
+// WithDecodeDepth sets how many times encoded runs (base64, hex, percent, unicode) are decoded and the result
+// scanned again, as gitleaks' --max-decode-depth. Default: 5, as gitleaks; accepted: 0 (off)..8.
 func WithDecodeDepth(n int) Option {
 	return func(o *options) error {
 		if n < 0 || n > 8 {
@@ -133,7 +133,7 @@ type Scanner struct {
 
 // NewScanner returns a Scanner configured by opts.
 func NewScanner(opts ...Option) (*Scanner, error) {
-	o := options{jobs: runtime.GOMAXPROCS(0), window: defaultWindow, decodeDepth: 2}
+	o := options{jobs: runtime.GOMAXPROCS(0), window: defaultWindow, decodeDepth: 5}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err

@@ -70,7 +70,7 @@ Exit status: 0 no findings, 1 findings (or --exit-code), 2 error.`,
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "confirm that --no-redact may print raw secrets")
 	f.BoolVar(&o.scanBinary, "scan-binary", false, "run the rules over binary files too")
 	f.IntVar(&o.jobs, "jobs", 0, "files scanned in parallel (default: number of CPUs)")
-	f.IntVar(&o.decodeDepth, "max-decode-depth", 2, "decode base64/hex runs and rescan them up to this depth (0: off)")
+	f.IntVar(&o.decodeDepth, "max-decode-depth", 5, "decode base64/hex/percent/unicode-escaped runs and rescan them up to this depth (0: off)")
 	o.image.AddFlags(f)
 	return cmd
 }
