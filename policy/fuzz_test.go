@@ -108,6 +108,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("[[rules]]\nid = \"a\"\nregex = '''a-[0-9]+'''\nkeywords = [\"a-\"]\n"))
 	f.Add([]byte("[extend]\nuseDefault = true\n[[allowlists]]\nregexes = ['''x''']\n"))
 	f.Add([]byte("[[rules]]\nid = \"p\"\npath = '''\\.pem$'''\n[[rules.allowlists]]\ncondition = \"AND\"\npaths = ['''x''']\nstopwords = [\"y\"]\n"))
+	f.Add([]byte("[[rules]]\nid = \"c\"\nregex = 'token=(\\w+)'\n[[rules.required]]\nid = \"u\"\nwithinLines = 1\n[[rules]]\nid = \"u\"\nregex = 'a-\\d'\nskipReport = true\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := LoadConfig(bytes.NewReader(data), "fuzz.toml")
 		if err != nil {
