@@ -21,6 +21,7 @@ every layer a build produced before anything is exported. It also audits images 
 	root.AddCommand(newBuildCmd())
 	root.AddCommand(newVaultCmd())
 	root.AddCommand(newScanCmd())
+	root.AddCommand(newPromoteCmd())
 	return root
 }
 

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,11 +16,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
 	"github.com/safebuild/safebuild/policy/image"
+	"github.com/safebuild/safebuild/policy/internal/testimage"
 )
 
 const (
@@ -30,25 +29,7 @@ const (
 	canary   = "canary-value-only-vault-knows-0123456789"
 )
 
-func tarLayer(t *testing.T, files map[string]string) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, name := range sortedKeys(files) {
-		body := files[name]
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(body))
-	}
-	tw.Close()
-	dt := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
+func tarLayer(t *testing.T, files map[string]string) v1.Layer { return testimage.Layer(t, files) }
 
 // leakyImage: a token in the ENV, an npm token in a layer file, a canary copied into a file and
 // whited out in the next layer.

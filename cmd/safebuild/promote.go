@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/archive"
+	"github.com/safebuild/safebuild/policy/imagescan"
+	"github.com/safebuild/safebuild/policy/promote"
+	"github.com/safebuild/safebuild/policy/report"
+)
+
+type promoteOptions struct {
+	scan   scanOptions // format, output, config, decode depth, baseline, archive limits
+	dryRun bool
+}
+
+func newPromoteCmd() *cobra.Command {
+	o := &promoteOptions{}
+	cmd := &cobra.Command{
+		Use:   "promote SOURCE DESTINATION",
+		Short: "Copy an image to another registry only if it holds no secrets",
+		Long: `promote gates an image's way from a staging to a production registry. SOURCE is pinned to
+its digest, every platform's layers (archives inside them opened), config, history and
+annotations are scanned as by 'safebuild scan', and only when nothing is found is that very
+digest — manifest or index and the blobs it references — copied to DESTINATION. What is copied
+is what was scanned, even if the SOURCE tag moves meanwhile; a refused image writes nothing.
+
+Both are registry references (host/repo:tag or host/repo@sha256:…; a "registry:" prefix is
+accepted); credentials come from the docker config and credential helpers. --baseline accepts
+known findings by fingerprint, as for scan.
+
+Exit status: 0 promoted (or clean, with --dry-run), 1 refused: findings, 2 error.`,
+		Example: `  safebuild promote staging.example.com/app:1.4 prod.example.com/app:1.4
+  safebuild promote --format sarif --output promote.sarif registry:stage/app@sha256:… prod/app:1.4
+  safebuild promote --dry-run --baseline accepted.json stage/app:1.4 prod/app:1.4`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPromote(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args[0], args[1])
+		},
+	}
+	f := cmd.Flags()
+	s := &o.scan
+	f.StringVar(&s.format, "format", "text", "report format: "+strings.Join(report.Formats, ", "))
+	f.StringVar(&s.output, "output", "", "write the report to this file instead of standard output")
+	f.StringVar(&s.config, "config", "", "rules config (gitleaks TOML; default: gitleaks' default rules + safebuild's build rules)")
+	f.IntVar(&s.decodeDepth, "max-decode-depth", 5, "decode base64/hex/percent/unicode-escaped runs and rescan them up to this depth (0: off)")
+	f.StringVar(&s.image.baseline, "baseline", "", "accept findings whose fingerprint is in this file (one per line, or a previous JSON report)")
+	f.IntVar(&s.image.archiveDepth, "max-archive-depth", 3, "open archives inside layers (jar, zip, tar.gz, …) this deep; 0: off")
+	f.Int64Var(&s.image.archiveBytes, "max-archive-bytes", 1<<30, "decompress at most this many bytes from one archive in a layer; past it the archive is reported as incomplete-scan")
+	f.BoolVar(&o.dryRun, "dry-run", false, "scan and report, but do not copy")
+	return cmd
+}
+
+func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions, src, dst string) error {
+	s := &o.scan
+	w, err := report.New(s.format)
+	if err != nil {
+		return err
+	}
+	var allow map[string]bool
+	if s.image.baseline != "" {
+		if allow, err = readBaseline(s.image.baseline); err != nil {
+			return err
+		}
+	}
+	if s.image.archiveBytes <= 0 {
+		return fmt.Errorf("--max-archive-bytes %d: want a positive number", s.image.archiveBytes)
+	}
+	opts := []policy.Option{policy.WithDecodeDepth(s.decodeDepth)}
+	if s.config != "" {
+		rs, err := policy.LoadConfigFile(s.config)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, policy.WithRules(rs))
+	}
+	sc, err := policy.NewScanner(opts...)
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	po := promote.Options{Allow: allow, DryRun: o.dryRun,
+		Scan: imagescan.Options{Archives: archive.Options{MaxDepth: s.image.archiveDepth, MaxBytes: s.image.archiveBytes}}}
+	if s.image.archiveDepth <= 0 {
+		po.Scan.Archives.MaxDepth = -1
+	}
+	res, err := promote.Promote(ctx, sc, strings.TrimPrefix(src, "registry:"), strings.TrimPrefix(dst, "registry:"), po)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(stdout, s, w, &report.Report{Findings: res.Findings, Stats: res.Stats}); err != nil {
+		return err
+	}
+	switch {
+	case len(res.Findings) > 0:
+		return &exitError{code: 1, err: fmt.Errorf("refused: %d findings in %s; %s was not written", len(res.Findings), res.Source, res.Destination)}
+	case res.Promoted:
+		fmt.Fprintf(stderr, "promoted %s to %s\n", res.Source, res.Destination)
+	default:
+		fmt.Fprintf(stderr, "dry run: %s is clean; %s was not written\n", res.Source, res.Destination)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+// Package testimage builds small container images in memory for the tests of the image
+// packages: layers from file maps, and an image with a config environment.
+package testimage
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"slices"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Layer returns an uncompressed-tar layer holding files (path -> content) as regular files, in
+// path order.
+func Layer(t testing.TB, files map[string]string) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		body := files[name]
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dt := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Image returns an image of one layer per file map, each with a history entry, and env in its
+// config.
+func Image(t testing.TB, env []string, layers ...map[string]string) v1.Image {
+	t.Helper()
+	adds := make([]mutate.Addendum, 0, len(layers))
+	for i, files := range layers {
+		adds = append(adds, mutate.Addendum{Layer: Layer(t, files), History: v1.History{CreatedBy: "COPY layer" + string(rune('0'+i)) + " /"}})
+	}
+	img, err := mutate.Append(empty.Image, adds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Env = env
+	cfg.OS, cfg.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}

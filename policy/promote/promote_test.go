@@ -1,0 +1,173 @@
+package promote
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/internal/testimage"
+)
+
+const ghToken = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
+
+// newRegistry starts an in-memory registry on loopback (ggcr's; plain HTTP, as for 127.0.0.1).
+func newRegistry(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New())
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func push(t *testing.T, ref string, img v1.Image) v1.Hash {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func head(ref string) (v1.Hash, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	d, err := remote.Head(r)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return d.Digest, nil
+}
+
+func scanner(t *testing.T) *policy.Scanner {
+	t.Helper()
+	s, err := policy.NewScanner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPromote(t *testing.T) {
+	reg := newRegistry(t)
+	ctx := context.Background()
+	clean := testimage.Image(t, []string{"PATH=/bin"}, map[string]string{"app/main.js": "console.log(1)\n"})
+	leaky := testimage.Image(t, []string{"PATH=/bin"},
+		map[string]string{"app/.npmrc": "//registry.npmjs.org/:_authToken=npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7\n"},
+		map[string]string{"app/.wh..npmrc": ""})
+	envLeak := testimage.Image(t, []string{"GITHUB_TOKEN=" + ghToken}, map[string]string{"a": "b\n"})
+	cleanDigest := push(t, reg+"/staging/app:clean", clean)
+	push(t, reg+"/staging/app:leaky", leaky)
+	push(t, reg+"/staging/app:env", envLeak)
+
+	t.Run("clean image is copied by digest", func(t *testing.T) {
+		res, err := Promote(ctx, scanner(t), reg+"/staging/app:clean", reg+"/prod/app:1.0", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Promoted || len(res.Findings) != 0 || res.Digest != cleanDigest.String() {
+			t.Fatalf("result %+v", res)
+		}
+		if !strings.HasSuffix(res.Source, "@"+cleanDigest.String()) {
+			t.Errorf("source %q not pinned to %s", res.Source, cleanDigest)
+		}
+		if got, err := head(reg + "/prod/app:1.0"); err != nil || got != cleanDigest {
+			t.Errorf("prod/app:1.0 = %v, %v; want %s", got, err, cleanDigest)
+		}
+	})
+	for _, c := range []struct{ tag, rule string }{{"leaky", "npm-access-token"}, {"env", "github-pat"}} {
+		t.Run(c.tag+" image is refused and nothing is written", func(t *testing.T) {
+			res, err := Promote(ctx, scanner(t), reg+"/staging/app:"+c.tag, reg+"/prod/app:"+c.tag, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Promoted || len(res.Findings) == 0 || res.Findings[0].RuleID != c.rule {
+				t.Fatalf("result %+v", res)
+			}
+			if _, err := head(reg + "/prod/app:" + c.tag); err == nil {
+				t.Error("the destination tag exists after a refused promotion")
+			}
+		})
+	}
+	t.Run("baseline allows accepted findings", func(t *testing.T) {
+		first, err := Promote(ctx, scanner(t), reg+"/staging/app:env", reg+"/prod/app:env", Options{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		allow := map[string]bool{}
+		for _, f := range first.Findings {
+			allow[f.Fingerprint] = true
+		}
+		res, err := Promote(ctx, scanner(t), reg+"/staging/app:env", reg+"/prod/app:env", Options{Allow: allow})
+		if err != nil || !res.Promoted {
+			t.Fatalf("with the findings allowed: %+v, %v", res, err)
+		}
+	})
+	t.Run("dry run writes nothing", func(t *testing.T) {
+		res, err := Promote(ctx, scanner(t), reg+"/staging/app:clean", reg+"/prod/app:dry", Options{DryRun: true})
+		if err != nil || res.Promoted {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		if _, err := head(reg + "/prod/app:dry"); err == nil {
+			t.Error("a dry run wrote the destination")
+		}
+	})
+	t.Run("an index with one leaky platform is refused", func(t *testing.T) {
+		idx := mutate.AppendManifests(empty.Index,
+			mutate.IndexAddendum{Add: clean, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+			mutate.IndexAddendum{Add: envLeak, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+		r, _ := name.ParseReference(reg + "/staging/multi:1")
+		if err := remote.WriteIndex(r, idx); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Promote(ctx, scanner(t), reg+"/staging/multi:1", reg+"/prod/multi:1", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Promoted || len(res.Findings) == 0 || res.Findings[0].Platform != "linux/arm64" {
+			t.Fatalf("result %+v", res)
+		}
+		cleanIdx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: clean, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+		if err := remote.WriteIndex(r, cleanIdx); err != nil {
+			t.Fatal(err)
+		}
+		res, err = Promote(ctx, scanner(t), reg+"/staging/multi:1", reg+"/prod/multi:1", Options{})
+		if err != nil || !res.Promoted {
+			t.Fatalf("clean index: %+v, %v", res, err)
+		}
+		want, _ := cleanIdx.Digest()
+		if got, err := head(reg + "/prod/multi:1"); err != nil || got != want {
+			t.Errorf("prod/multi:1 = %v, %v; want the index %s", got, err, want)
+		}
+	})
+	t.Run("errors name what was wrong", func(t *testing.T) {
+		for _, c := range []struct{ src, dst, want string }{
+			{"UPPER/case:x", reg + "/prod/a:1", `source "UPPER/case:x"`},
+			{reg + "/staging/app:clean", "bad ref!", `destination "bad ref!"`},
+			{reg + "/staging/app:missing", reg + "/prod/a:1", "staging/app:missing"},
+			{reg + "/staging/app:clean", reg + "/prod/app@sha256:" + strings.Repeat("0", 64), "names digest sha256:000"},
+		} {
+			_, err := Promote(ctx, scanner(t), c.src, c.dst, Options{})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Promote(%s, %s) = %v, want an error with %q", c.src, c.dst, err, c.want)
+			}
+		}
+	})
+}
