@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -97,7 +98,11 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 		return nil, err
 	}
 	defer sc.Close()
-	if err := checkBeforeBuild(ctx, src, bc.BuildArgs, opts, sc); err != nil {
+	secretIDs, err := parseSecretIDs(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBeforeBuild(ctx, src, bc.BuildArgs, opts, secretIDs, sc); err != nil {
 		return nil, err
 	}
 	scanLayers := opts[OptScanLayers] != "false"
@@ -126,7 +131,7 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 			return nil, fmt.Errorf("marshaling the LLB definition: %w", err)
 		}
 		pbDef := def.ToPB()
-		if _, err := requireSecrets(pbDef); err != nil {
+		if _, err := requireSecrets(pbDef, secretIDs); err != nil {
 			return nil, err
 		}
 		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: pbDef, CacheImports: bc.CacheImports})
@@ -148,6 +153,24 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 		return nil, err
 	}
 	return rb.Finalize()
+}
+
+// parseSecretIDs reads OptSecretIDs: nil when it is not set.
+func parseSecretIDs(opts map[string]string) (map[string]string, error) {
+	v, ok := opts[OptSecretIDs]
+	if !ok {
+		return nil, nil
+	}
+	ids := map[string]string{}
+	if err := json.Unmarshal([]byte(v), &ids); err != nil {
+		return nil, fmt.Errorf("frontend option %s: want a JSON object of secret ids: %w", OptSecretIDs, err)
+	}
+	for id, to := range ids {
+		if id == "" || to == "" {
+			return nil, fmt.Errorf("frontend option %s: empty secret id", OptSecretIDs)
+		}
+	}
+	return ids, nil
 }
 
 // validateCaps refuses a request for a frontend capability safebuild does not implement.
@@ -216,7 +239,7 @@ func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
 
 // checkBeforeBuild runs Check with the default rules and returns a *RefusedError, carrying the
 // Dockerfile location of the first violation, when anything is refused.
-func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[string]string, opts map[string]string, sc *policy.Scanner) error {
+func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[string]string, opts map[string]string, secretIDs map[string]string, sc *policy.Scanner) error {
 	var declared map[string]bool
 	if v, ok := opts[OptSecrets]; ok {
 		declared = map[string]bool{}
@@ -224,6 +247,14 @@ func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[s
 			if id = strings.TrimSpace(id); id != "" {
 				declared[id] = true
 			}
+		}
+	}
+	if secretIDs != nil {
+		if declared == nil {
+			declared = map[string]bool{}
+		}
+		for id := range secretIDs {
+			declared[id] = true
 		}
 	}
 	name := src.Filename

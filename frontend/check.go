@@ -19,6 +19,11 @@ import (
 // build starts; `safebuild build` always sets it.
 const OptSecrets = "safebuild:secrets"
 
+// OptSecretIDs is the frontend option mapping each secret id the client serves to the id the
+// build's LLB carries (a JSON object). It declares the ids as OptSecrets does; `safebuild build`
+// maps each to its Vault reference pinned to a version, so that rotation busts the cache.
+const OptSecretIDs = "safebuild:secret-ids"
+
 // RuleUndeclaredSecret is the ID of the check that every secret mount maps to a declared id.
 const RuleUndeclaredSecret = "undeclared-secret-mount"
 

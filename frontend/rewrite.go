@@ -8,14 +8,18 @@ import (
 )
 
 // requireSecrets rewrites def so that every secret mount and secret env of every RUN is
-// required. The Dockerfile default (required=false) makes BuildKit run the step with an empty
-// file or variable when the client has no such secret — a build that "works" without its
-// credential and fails, or worse, somewhere else. It returns how many secrets it changed.
+// required, and carries the id ids maps it to (nil: ids stay). Required: the Dockerfile default
+// (required=false) makes BuildKit run the step with an empty file or variable when the client
+// has no such secret — a build that "works" without its credential and fails, or worse,
+// somewhere else. Mapped: `safebuild build` maps each id to its Vault reference pinned to the
+// version it reads, so BuildKit's cache key (which holds the id, never the value) changes when a
+// secret rotates, and a step that used the old value runs again. The file path and variable name
+// the step sees are unchanged. It returns how many secrets it changed.
 //
 // Each changed op is re-marshalled, so its digest changes: ops are rewritten in order (inputs
 // come first), every input reference is mapped to its op's new digest, and metadata and source
 // locations are re-keyed.
-func requireSecrets(def *pb.Definition) (int, error) {
+func requireSecrets(def *pb.Definition, ids map[string]string) (int, error) {
 	changed := 0
 	newDigest := map[digest.Digest]digest.Digest{}
 	for i, dt := range def.Def {
@@ -33,15 +37,24 @@ func requireSecrets(def *pb.Definition) (int, error) {
 		}
 		if ex := op.GetExec(); ex != nil {
 			for _, m := range ex.Mounts {
-				if m.MountType == pb.MountType_SECRET && m.SecretOpt != nil && m.SecretOpt.Optional {
+				if m.MountType != pb.MountType_SECRET || m.SecretOpt == nil {
+					continue
+				}
+				if to, ok := ids[m.SecretOpt.ID]; m.SecretOpt.Optional || ok {
 					m.SecretOpt.Optional = false
+					if ok {
+						m.SecretOpt.ID = to
+					}
 					dirty = true
 					changed++
 				}
 			}
 			for _, se := range ex.Secretenv {
-				if se.Optional {
+				if to, ok := ids[se.ID]; se.Optional || ok {
 					se.Optional = false
+					if ok {
+						se.ID = to
+					}
 					dirty = true
 					changed++
 				}

@@ -128,8 +128,22 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 				retErr = err
 			}
 		}()
+		// Pin each KV v2 reference to its current version and carry the pinned reference in
+		// the LLB's secret id: BuildKit's cache key holds the id, not the value, so a step that
+		// mounted a secret since rotated runs again instead of reusing the old layer.
+		refs, llbIDs := map[string]vaultsrc.Ref{}, map[string]string{}
+		for id, ref := range cfg.Secrets {
+			pinned, err := vaultsrc.Pin(ctx, sess.Fetcher(), ref)
+			if err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "safebuild: warning: %v: the version of %s is unknown, so cached steps that mount it are reused after it rotates (grant read on its metadata, or pin ?version=N)\n", err, id)
+				pinned = ref
+			}
+			refs[id] = pinned
+			llbIDs[id] = id + "=" + pinned.String()
+		}
+		ro.LLBSecretIDs = llbIDs
 		masker := &masker{}
-		store, err := vaultsrc.NewStore(sess.Fetcher(), cfg.Secrets, vaultsrc.WithOnServe(masker.add))
+		store, err := vaultsrc.NewStore(sess.Fetcher(), refs, vaultsrc.WithOnServe(masker.add))
 		if err != nil {
 			return err
 		}

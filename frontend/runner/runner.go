@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ type Options struct {
 	// any other id is refused before the build starts.
 	Secrets   secrets.SecretStore
 	SecretIDs []string
+	// LLBSecretIDs, when set, maps ids of SecretIDs to the ids the build's LLB carries instead
+	// (the frontend rewrites them; Secrets is still asked for the original ids). `safebuild
+	// build` maps each id to its pinned Vault reference, so that rotation busts the cache.
+	LLBSecretIDs map[string]string
 	// Outputs are written only after Gate passes.
 	Outputs []Output
 	// Progress receives BuildKit's progress display in ProgressMode ("auto", "plain", "tty",
@@ -116,6 +121,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		attrs["no-cache"] = ""
 	}
 	attrs[frontend.OptSecrets] = strings.Join(o.SecretIDs, ",")
+	if len(o.LLBSecretIDs) > 0 {
+		dt, err := json.Marshal(o.LLBSecretIDs)
+		if err != nil {
+			return nil, err
+		}
+		attrs[frontend.OptSecretIDs] = string(dt)
+	}
 	// The gate scans the exported blobs, with canaries; the frontend need not scan twice.
 	attrs[frontend.OptScanLayers] = "false"
 	opt := client.SolveOpt{
@@ -128,7 +140,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}},
 	}
 	if o.Secrets != nil {
-		opt.Session = []session.Attachable{secretsprovider.NewSecretProvider(o.Secrets)}
+		store := o.Secrets
+		if len(o.LLBSecretIDs) > 0 {
+			store = mappedStore{store: store, ids: invert(o.LLBSecretIDs)}
+		}
+		opt.Session = []session.Attachable{secretsprovider.NewSecretProvider(store)}
 	}
 
 	c, err := client.New(ctx, o.Address)
@@ -212,4 +228,27 @@ func startProgress(ctx context.Context, o Options) (chan *client.SolveStatus, <-
 		done <- err
 	}()
 	return ch, done, nil
+}
+
+// mappedStore serves the LLB's secret ids from a store that knows the original ids. An id the
+// mapping does not know is not served: every mount was mapped by the frontend.
+type mappedStore struct {
+	store secrets.SecretStore
+	ids   map[string]string // LLB id -> original id
+}
+
+func (m mappedStore) GetSecret(ctx context.Context, id string) ([]byte, error) {
+	orig, ok := m.ids[id]
+	if !ok {
+		return nil, fmt.Errorf("secret %q: %w", id, secrets.ErrNotFound)
+	}
+	return m.store.GetSecret(ctx, orig)
+}
+
+func invert(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[v] = k
+	}
+	return out
 }

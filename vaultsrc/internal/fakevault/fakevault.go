@@ -502,6 +502,15 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, path string) {
 		writeJSON(w, http.StatusOK, map[string]any{"data": vs[0]})
 		return
 	}
+	if mrel, ok := strings.CutPrefix(rel, "metadata/"); ok {
+		vs := m.data[mrel]
+		if len(vs) == 0 {
+			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{}})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"current_version": len(vs), "oldest_version": 1}})
+		return
+	}
 	rel, ok := strings.CutPrefix(rel, "data/")
 	if !ok {
 		vaultErr(w, http.StatusNotFound, "")
