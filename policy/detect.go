@@ -37,12 +37,14 @@ type detector struct {
 	rs      *Ruleset
 	wr      *windowReader
 	hits    []kwHit
+	ghits   []kwHit // anchoredGroups' own, as it runs while hits is being walked
 	found   [][2]int
 	active  []bool // rule runs on this fragment
 	pathOK  []bool // rule applies to this fragment's path (active, or skipReport)
 	anyPart bool   // keep matches outside the window's own part (required rules' runs)
 	aux     map[int32][]cand
 	spans   [][]span
+	starts  [][]int // for rules with anch: where their keyword hits start
 	touched []int32
 	cands   []cand
 }
@@ -57,6 +59,7 @@ func newDetector(s *Scanner) *detector {
 		active: make([]bool, len(rs.rules)),
 		pathOK: make([]bool, len(rs.rules)),
 		spans:  make([][]span, len(rs.rules)),
+		starts: make([][]int, len(rs.rules)),
 	}
 }
 
@@ -262,6 +265,9 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 				if fs := rs.rules[ri].follows; fs != nil && !anyFollow(fs, buf, rs.keywords[m.kw], m.start) {
 					continue
 				}
+				if rs.rules[ri].anch != nil {
+					d.starts[ri] = append(d.starts[ri], m.start)
+				}
 				sr := rs.rules[ri].spread
 				sp := span{max(0, m.start-sr.before), min(len(buf), m.end+sr.after)}
 				l := d.spans[ri]
@@ -286,8 +292,14 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 	slices.Sort(d.touched)
 	d.cands = d.cands[:0]
 	for _, ri := range d.touched {
-		d.runRule(rs.rules[ri], w, d.mergeSpans(buf, d.spans[ri]), o.Path)
+		r := rs.rules[ri]
+		if r.anch != nil && len(d.starts[ri]) > 0 {
+			d.runAnchored(r, w, d.mergeSpans(buf, d.spans[ri]), d.starts[ri], o.Path)
+		} else {
+			d.runRule(r, w, d.mergeSpans(buf, d.spans[ri]), o.Path)
+		}
 		d.spans[ri] = d.spans[ri][:0]
+		d.starts[ri] = d.starts[ri][:0]
 	}
 	return d.report(o, w, emit)
 }
@@ -368,6 +380,66 @@ func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string
 	}
 }
 
+// runAnchored is runRule for a rule whose matches are a lazy class lead and a rest that starts
+// with one of the rule's keywords (gitleaks' [\w.-]{0,50}?(?:kw1|kw2…)… shape): a match of the
+// rest can only start where the keyword pass found a keyword, so instead of searching each span
+// for the rest, the rest is tried anchored at each hit in the span, in order, as FindAll
+// would (leftmost first, resuming after a match), and the lead is extended back from it (see
+// leadRepeat). The anchored search stops where the rest can no longer match — a few dozen
+// bytes after a keyword that no operator follows — where the unanchored one read the whole
+// line, and needs no reverse search for the start.
+func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts []int, path string) {
+	buf := w.buf
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	anch := r.anch.get()
+	i := 0
+	for _, sp := range spans {
+		pos := sp.start
+		for ; i < len(starts) && starts[i] < sp.end; i++ {
+			p := starts[i]
+			if p < pos {
+				continue // before the span (cannot be: spans cover their hits) or inside the last match
+			}
+			loc := anch.FindIndex(buf[p:sp.end])
+			if loc == nil {
+				continue
+			}
+			end := p + loc[1]
+			d.match(r, w, r.lead.start(buf, pos, p), end, path)
+			pos = end
+		}
+	}
+}
+
+// anchoredGroups is FindSubmatchIndex(match) of the rest of an anchored rule's regex (see
+// runAnchored): its leftmost match in match starts at one of the rule's keywords, so the rest is
+// tried anchored at each keyword occurrence, in order. Searching unanchored would make RE2
+// build a reverse DFA just to find where the match starts.
+func (d *detector) anchoredGroups(r *compiledRule, match []byte) []int {
+	d.ghits = d.rs.ac.find(match, d.ghits[:0])
+	slices.SortFunc(d.ghits, func(a, b kwHit) int { return a.start - b.start })
+	anch := r.anch.get()
+	last := -1
+	for _, h := range d.ghits {
+		if h.start == last || !slices.Contains(r.Keywords, d.rs.keywords[h.kw]) {
+			continue
+		}
+		last = h.start
+		g := anch.FindSubmatchIndex(match[h.start:])
+		if g == nil {
+			continue
+		}
+		for i := range g {
+			if g[i] >= 0 {
+				g[i] += h.start
+			}
+		}
+		return g
+	}
+	return nil
+}
+
 // match trims a regex match at buf[a:b] as gitleaks does and keeps it if it starts in the
 // window's own part.
 func (d *detector) match(r *compiledRule, w *window, a, b int, path string) {
@@ -394,11 +466,16 @@ func (d *detector) candidate(r *compiledRule, w *window, a, b int, path string) 
 	// As gitleaks: the groups come from re-running the regex on the match alone. With a lead,
 	// the rest of the regex holds every group, numbered alike, and finds the same match there
 	// (see leadRepeat).
-	sub := r.re
-	if r.lead != nil {
-		sub = r.pre
+	var g []int
+	switch {
+	case r.anch != nil:
+		g = d.anchoredGroups(r, match)
+	case r.lead != nil:
+		g = r.pre.get().FindSubmatchIndex(match)
+	default:
+		g = r.re.get().FindSubmatchIndex(match)
 	}
-	if g := sub.get().FindSubmatchIndex(match); len(g) >= 4 {
+	if len(g) >= 4 {
 		if r.SecretGroup > 0 {
 			if g[2*r.SecretGroup] >= 0 {
 				secret = match[g[2*r.SecretGroup]:g[2*r.SecretGroup+1]]

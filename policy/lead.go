@@ -3,6 +3,7 @@ package policy
 import (
 	"regexp/syntax"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -122,4 +123,47 @@ func minWidth(re *syntax.Regexp) int {
 		return max(n, 0)
 	}
 	return 0
+}
+
+// keywordAtStart reports whether every match of re begins with one of keywords (lower-cased;
+// matched ASCII case-insensitively), with nothing before it, not even an empty-width
+// assertion: then the keyword pass reports every position a match of re can start at.
+func keywordAtStart(re *syntax.Regexp, keywords []string) bool {
+	if set, ok := literalSet(re, 64); ok {
+		return allStartWithKeyword(set, keywords)
+	}
+	switch re.Op {
+	case syntax.OpCapture:
+		return keywordAtStart(re.Sub[0], keywords)
+	case syntax.OpConcat:
+		return len(re.Sub) > 0 && keywordAtStart(re.Sub[0], keywords)
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if !keywordAtStart(sub, keywords) {
+				return false
+			}
+		}
+		return len(re.Sub) > 0
+	}
+	return false
+}
+
+// allStartWithKeyword reports whether every string of set starts with one of keywords.
+func allStartWithKeyword(set, keywords []string) bool {
+	if len(set) == 0 {
+		return false
+	}
+	for _, s := range set {
+		found := false
+		for _, k := range keywords {
+			if strings.HasPrefix(s, k) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,7 @@ type regex interface {
 	MatchString(s string) bool
 	FindAllIndex(b []byte, n int) [][]int
 	FindSubmatchIndex(b []byte) []int
+	FindIndex(b []byte) []int
 }
 
 var _ regex = (*regexp.Regexp)(nil)

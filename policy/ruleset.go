@@ -53,6 +53,7 @@ type compiledRule struct {
 	re      *lazyRegex  // nil for path-only rules
 	pre     *lazyRegex  // a cheap yes/no test run before re: prefilterExpr, or re itself
 	lead    *leadRepeat // re = lead·pre: re's matches are found from pre's (see leadRepeat); or nil
+	anch    *lazyRegex  // ^(?:pre), when every match of pre starts with a keyword (see runAnchored); or nil
 	path    *lazyRegex  // nil when the rule has no path
 	allow   []*compiledAllowlist
 	reach   int      // bytes a match may span (regexReach)
@@ -257,6 +258,10 @@ func compileRule(r Rule) (*compiledRule, error) {
 			}
 			if cut == 1 {
 				cr.lead = newLeadRepeat(tree)
+			}
+			rest := &syntax.Regexp{Op: syntax.OpConcat, Flags: tree.Flags, Sub: tree.Sub[cut:]}
+			if cr.lead != nil && keywordAtStart(rest, kws) {
+				cr.anch = &lazyRegex{expr: "^(?:" + p + ")"}
 			}
 		}
 	}
