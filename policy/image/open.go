@@ -34,6 +34,20 @@ type Options struct {
 	Containerd ContainerdOpener
 }
 
+// RemoteOptions are the registry options o stands for: its keychain (default: the docker config
+// and credential helpers) and transport.
+func (o Options) RemoteOptions(ctx context.Context) []remote.Option {
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+	if o.Transport != nil {
+		ropts = append(ropts, remote.WithTransport(o.Transport))
+	}
+	return ropts
+}
+
 // Set is the images a reference names (one per platform) and what must be closed after them.
 type Set struct {
 	Ref    Ref
@@ -125,15 +139,7 @@ func openRemote(ctx context.Context, ref Ref, o Options) ([]*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if o.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(o.Transport))
-	}
-	desc, err := remote.Get(r, ropts...)
+	desc, err := remote.Get(r, o.RemoteOptions(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}

@@ -60,14 +60,8 @@ func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options
 	if err != nil {
 		return nil, fmt.Errorf("destination %q: not an image reference: %w", dst, err)
 	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if o.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(o.Transport))
-	}
+	iopts := image.Options{Keychain: o.Keychain, Transport: o.Transport}
+	ropts := iopts.RemoteOptions(ctx)
 
 	// Pin the source: scan and copy the same digest.
 	desc, err := remote.Get(srcRef, ropts...)
@@ -80,8 +74,7 @@ func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options
 		return nil, fmt.Errorf("destination %s names digest %s, but the source is %s", dst, d.DigestStr(), res.Digest)
 	}
 
-	set, err := image.Open(ctx, image.Ref{Kind: image.Registry, Target: pinned.String()},
-		image.Options{Keychain: kc, Transport: o.Transport})
+	set, err := image.Open(ctx, image.Ref{Kind: image.Registry, Target: pinned.String()}, iopts)
 	if err != nil {
 		return nil, err
 	}
