@@ -120,9 +120,30 @@ func run(ctx context.Context, w io.Writer) (retErr error) {
 
 	fmt.Fprintf(w, "\n== 3. examples/clean: the npm token is mounted from Vault (secret/ci/npm#token) for one step ==\n")
 	out := filepath.Join(work, "clean.tar")
-	if err := safebuild("build", "--progress", "quiet", "--build-arg", base, "-o", out, "examples/clean"); err != nil {
+	reg := s.Registry.Host
+	if err := safebuild("build", "--progress", "quiet", "--build-arg", base, "-o", out,
+		"-t", reg+"/staging/app:1", "--push", "examples/clean"); err != nil {
 		return fmt.Errorf("the clean build failed: %w", err)
 	}
 	fmt.Fprintf(w, "(exit code 0; the Vault login token was revoked when the build ended)\n")
+
+	fmt.Fprintf(w, "\n== 4. promotion from staging to production ==\n")
+	fmt.Fprintf(w, "   examples/sneaky built by plain BuildKit (no gate) and pushed to staging is refused;\n")
+	fmt.Fprintf(w, "   the clean image is copied by the digest that was scanned:\n")
+	store := stack.KVSecrets(vc, "secret", map[string]stack.KVRef{"npm_token": {Path: "ci/npm", Field: "token"}})
+	if err := s.BuildKit.Build(ctx, stack.BuildOptions{ContextDir: filepath.Join(root, "examples", "sneaky"),
+		BuildArgs: map[string]string{"BASE": s.BaseImage}, Secrets: store, Push: reg + "/staging/legacy:1"}); err != nil {
+		return fmt.Errorf("building examples/sneaky with plain BuildKit: %w", err)
+	}
+	err = safebuild("promote", reg+"/staging/legacy:1", reg+"/prod/legacy:1")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		return fmt.Errorf("the leaky image was not refused (%v)", err)
+	}
+	fmt.Fprintf(w, "(exit code 1; nothing was written to prod)\n")
+	if err := safebuild("promote", reg+"/staging/app:1", reg+"/prod/app:1"); err != nil {
+		return fmt.Errorf("promoting the clean image failed: %w", err)
+	}
+	fmt.Fprintf(w, "(exit code 0)\n")
 	return nil
 }
