@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: test test-short demo stack deps build frontend-image vet bench bench-image
+.PHONY: test test-short demo stack deps build frontend-image vet bench bench-image fuzz
 
 ## test: install what is missing (apt packages, buildkitd and Vault builds), then vet and run every test, integration included
 test: deps
@@ -48,3 +48,13 @@ bench:
 bench-image: deps
 	@command -v /usr/bin/time >/dev/null || apt-get install -y -qq time
 	PATH="$$HOME/.cache/safebuild/trivy-v0.74.0:$$PATH" $(GO) run ./integration/bench/imagebench
+
+## fuzz: every fuzz target, one after another, FUZZTIME each (default 10m, as issue 3 asks of the reader, canary matcher and config loader)
+FUZZTIME ?= 10m
+FUZZ_TARGETS ?= policy:FuzzWindowReader policy:FuzzCanary policy:FuzzLoadConfig policy:FuzzKeywordSet policy:FuzzLeadRepeat policy/archive:FuzzWalk policy/image:FuzzWalkLayer
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "== $$fn ($$pkg) for $(FUZZTIME), from $$(date -u +%H:%M:%S)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$pkg; \
+	done
