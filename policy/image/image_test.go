@@ -24,31 +24,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/safebuild/safebuild/policy/internal/testimage"
 )
 
 type file struct{ name, body string }
 
 func tarLayer(t *testing.T, files ...file) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	pairs := make([]string, 0, 2*len(files))
 	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(f.body)); err != nil {
-			t.Fatal(err)
-		}
+		pairs = append(pairs, f.name, f.body)
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	dt := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return testimage.LayerOf(t, pairs...)
 }
 
 // fixture is a four-layer image: a key added in layer 1 and whited out in layer 2, a directory

@@ -19,15 +19,29 @@ import (
 // path order.
 func Layer(t testing.TB, files map[string]string) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	for _, name := range names {
-		body := files[name]
+	pairs := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		pairs = append(pairs, n, files[n])
+	}
+	return LayerOf(t, pairs...)
+}
+
+// LayerOf returns an uncompressed-tar layer of regular files given as path, content, path,
+// content, … in that order (whiteouts are files named .wh.<name>).
+func LayerOf(t testing.TB, pathContent ...string) v1.Layer {
+	t.Helper()
+	if len(pathContent)%2 != 0 {
+		t.Fatalf("LayerOf: %d arguments, want path and content pairs", len(pathContent))
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i := 0; i < len(pathContent); i += 2 {
+		name, body := pathContent[i], pathContent[i+1]
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
 			t.Fatal(err)
 		}
