@@ -43,15 +43,7 @@ func leakyImage(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Config.Env = []string{"PATH=/bin", "GITHUB_TOKEN=" + ghToken}
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
+	img = testimage.WithEnv(t, img, []string{"PATH=/bin", "GITHUB_TOKEN=" + ghToken})
 	dir := filepath.Join(t.TempDir(), "oci")
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {

@@ -72,6 +72,12 @@ func Image(t testing.TB, env []string, layers ...map[string]string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return WithEnv(t, img, env)
+}
+
+// WithEnv returns img with env as its config's environment, for linux/amd64.
+func WithEnv(t testing.TB, img v1.Image, env []string) v1.Image {
+	t.Helper()
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +85,8 @@ func Image(t testing.TB, env []string, layers ...map[string]string) v1.Image {
 	cfg = cfg.DeepCopy()
 	cfg.Config.Env = env
 	cfg.OS, cfg.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+	img, err = mutate.ConfigFile(img, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return img
