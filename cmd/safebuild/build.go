@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -128,19 +131,7 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 				retErr = err
 			}
 		}()
-		// Pin each KV v2 reference to its current version and carry the pinned reference in
-		// the LLB's secret id: BuildKit's cache key holds the id, not the value, so a step that
-		// mounted a secret since rotated runs again instead of reusing the old layer.
-		refs, llbIDs := map[string]vaultsrc.Ref{}, map[string]string{}
-		for id, ref := range cfg.Secrets {
-			pinned, err := vaultsrc.Pin(ctx, sess.Fetcher(), ref)
-			if err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "safebuild: warning: %v: the version of %s is unknown, so cached steps that mount it are reused after it rotates (grant read on its metadata, or pin ?version=N)\n", err, id)
-				pinned = ref
-			}
-			refs[id] = pinned
-			llbIDs[id] = id + "=" + pinned.String()
-		}
+		refs, llbIDs := pinSecrets(ctx, sess.Fetcher(), cfg.Secrets, cmd.ErrOrStderr())
 		ro.LLBSecretIDs = llbIDs
 		masker := &masker{}
 		store, err := vaultsrc.NewStore(sess.Fetcher(), refs, vaultsrc.WithOnServe(masker.add))
@@ -183,6 +174,26 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 		fmt.Fprintln(cmd.ErrOrStderr(), "no output requested (-o, --push): the image stays in the build cache only")
 	}
 	return nil
+}
+
+// pinSecrets pins each KV v2 reference to its current version and returns the pinned references
+// and the ids the LLB carries for them (id=<pinned reference>): BuildKit's cache key holds a
+// secret mount's id, not its value, so a step that mounted a secret since rotated runs again
+// instead of reusing the old layer. A version that cannot be read is a warning on w, and the
+// reference stays unpinned.
+func pinSecrets(ctx context.Context, f vaultsrc.Fetcher, secrets map[string]vaultsrc.Ref, w io.Writer) (map[string]vaultsrc.Ref, map[string]string) {
+	refs, llbIDs := map[string]vaultsrc.Ref{}, map[string]string{}
+	for _, id := range slices.Sorted(maps.Keys(secrets)) {
+		ref := secrets[id]
+		pinned, err := vaultsrc.Pin(ctx, f, ref)
+		if err != nil {
+			fmt.Fprintf(w, "safebuild: warning: %v: the version of %s is unknown, so cached steps that mount it are reused after it rotates (grant read on its metadata, or pin ?version=N)\n", err, id)
+			pinned = ref
+		}
+		refs[id] = pinned
+		llbIDs[id] = id + "=" + pinned.String()
+	}
+	return refs, llbIDs
 }
 
 // loadBuildConfig reads safebuild.yaml (--config, else PATH/safebuild.yaml when present) and
