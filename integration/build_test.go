@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -106,14 +107,25 @@ func TestBuildCommand(t *testing.T) {
 	before := liveCITokens(t, s)
 
 	t.Run("clean build writes its output", func(t *testing.T) {
-		out := filepath.Join(t.TempDir(), "clean.tar")
+		dir := t.TempDir()
+		out, iid, md := filepath.Join(dir, "clean.tar"), filepath.Join(dir, "iid"), filepath.Join(dir, "metadata.json")
 		stdout, stderr, err := safebuildCLI(t, s, "build", "--progress", "plain", "--build-arg", "BASE="+s.BaseImage,
-			"-o", "type=oci,dest="+out, filepath.Join(root, "examples", "clean"))
+			"-o", "type=oci,dest="+out, "--iidfile", iid, "--metadata-file", md, filepath.Join(root, "examples", "clean"))
 		if err != nil {
 			t.Fatalf("safebuild build: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 		}
 		if !strings.Contains(stdout, "wrote oci-archive:"+out) {
 			t.Errorf("stdout does not report the output:\n%s", stdout)
+		}
+		// docker build's --iidfile and --metadata-file, as CI actions read them.
+		if id, err := os.ReadFile(iid); err != nil || !strings.HasPrefix(string(id), "sha256:") || len(id) != 71 {
+			t.Errorf("--iidfile: %q, %v", id, err)
+		}
+		var meta map[string]any
+		if dt, err := os.ReadFile(md); err != nil || json.Unmarshal(dt, &meta) != nil {
+			t.Errorf("--metadata-file: %s, %v", dt, err)
+		} else if d, _ := meta["containerimage.digest"].(string); d == "" || !strings.Contains(stdout, "built "+d) {
+			t.Errorf("--metadata-file digest %q; stdout:\n%s", d, stdout)
 		}
 		layout := filepath.Join(t.TempDir(), "layout")
 		untar(t, out, layout)
@@ -136,7 +148,8 @@ func TestBuildCommand(t *testing.T) {
 		}
 		out := filepath.Join(t.TempDir(), "never.tar")
 		stdout, stderr, err := safebuildCLI(t, s, "build", "--progress", "plain", "--build-arg", "BASE="+s.BaseImage,
-			"--config", filepath.Join(root, "examples", "clean", "safebuild.yaml"), "-o", out, dir)
+			"--config", filepath.Join(root, "examples", "clean", "safebuild.yaml"), "-o", out,
+			"--iidfile", filepath.Join(filepath.Dir(out), "iid"), dir)
 		if err == nil {
 			t.Fatal("the failing build succeeded")
 		}

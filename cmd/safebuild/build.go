@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,7 @@ const defaultBuildKitAddr = "unix:///run/buildkit/buildkitd.sock"
 // buildOptions are the flags of `safebuild build`, named as docker build names them.
 type buildOptions struct {
 	file, config, target, progress, addr string
+	iidFile, metadataFile                string
 	tags, buildArgs, labels, secretSpecs []string
 	platforms, outputs                   []string
 	push, noCache                        bool
@@ -69,6 +71,8 @@ after it passes the gate, so a refused build leaves nothing behind.`,
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, plain, tty, quiet, rawjson")
 	f.StringVar(&o.addr, "addr", "", "buildkitd address (default $BUILDKIT_HOST, else "+defaultBuildKitAddr+")")
 	f.BoolVar(&o.push, "push", false, "push every --tag to its registry")
+	f.StringVar(&o.iidFile, "iidfile", "", "write the image ID (config digest; the index digest for several platforms) to this file, after the build passed")
+	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (digests, written outputs) as JSON to this file, after the build passed")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
 	return cmd
 }
@@ -165,6 +169,9 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 	if err != nil {
 		return err
 	}
+	if err := writeResultFiles(o, res); err != nil {
+		return err
+	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "built %s\n", res.Digest)
 	for _, out := range res.Written {
@@ -194,6 +201,45 @@ func pinSecrets(ctx context.Context, f vaultsrc.Fetcher, secrets map[string]vaul
 		llbIDs[id] = id + "=" + pinned.String()
 	}
 	return refs, llbIDs
+}
+
+// writeResultFiles writes --iidfile and --metadata-file as docker buildx does: the image ID is
+// the config digest (the image or index digest when there is no single config), and the metadata
+// holds the digests and the image names written. Only digests and names: no build input.
+func writeResultFiles(o *buildOptions, res *runner.Result) error {
+	if o.iidFile != "" {
+		id := res.ConfigDigest
+		if id == "" {
+			id = res.Digest
+		}
+		if err := os.WriteFile(o.iidFile, []byte(id), 0o644); err != nil {
+			return fmt.Errorf("--iidfile: %w", err)
+		}
+	}
+	if o.metadataFile != "" {
+		md := map[string]any{"containerimage.digest": res.Digest}
+		if res.ConfigDigest != "" {
+			md["containerimage.config.digest"] = res.ConfigDigest
+		}
+		var names []string
+		for _, w := range res.Written {
+			if n, ok := strings.CutPrefix(w, "registry:"); ok {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
+			md["image.name"] = strings.Join(names, ",")
+		}
+		md["safebuild.outputs"] = res.Written
+		dt, err := json.MarshalIndent(md, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.metadataFile, append(dt, '\n'), 0o644); err != nil {
+			return fmt.Errorf("--metadata-file: %w", err)
+		}
+	}
+	return nil
 }
 
 // loadBuildConfig reads safebuild.yaml (--config, else PATH/safebuild.yaml when present) and

@@ -63,6 +63,8 @@ type Options struct {
 type Result struct {
 	// Digest is the digest of the image (or index) the build produced.
 	Digest string
+	// ConfigDigest is the image config's digest (docker's image ID); empty for an index.
+	ConfigDigest string
 	// Written lists the outputs written, in order ("oci:out.tar", "registry:host/app:1").
 	Written []string
 }
@@ -176,7 +178,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Digest: resp.ExporterResponse["containerimage.digest"]}
+	res := &Result{Digest: resp.ExporterResponse["containerimage.digest"], ConfigDigest: resp.ExporterResponse["containerimage.config.digest"]}
 	if o.Gate != nil {
 		if err := o.Gate(ctx, layoutDir); err != nil {
 			return nil, err
