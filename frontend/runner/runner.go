@@ -44,6 +44,10 @@ type Options struct {
 	// (the frontend rewrites them; Secrets is still asked for the original ids). `safebuild
 	// build` maps each id to its pinned Vault reference, so that rotation busts the cache.
 	LLBSecretIDs map[string]string
+	// CacheImports are build caches to reuse layers from (docker build's --cache-from). What
+	// they provide ends up in the image and is gated with it. There are no cache exports: BuildKit
+	// writes them during the solve, before the gate.
+	CacheImports []client.CacheOptionsEntry
 	// Outputs are written only after Gate passes.
 	Outputs []Output
 	// Progress receives BuildKit's progress display in ProgressMode ("auto", "plain", "tty",
@@ -133,6 +137,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// The gate scans the exported blobs, with canaries; the frontend need not scan twice.
 	attrs[frontend.OptScanLayers] = "false"
 	opt := client.SolveOpt{
+		CacheImports:  o.CacheImports,
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
 		Exports: []client.ExportEntry{{

@@ -33,6 +33,8 @@ type BuildOptions struct {
 	Name string
 	// Push, when set, is the reference the image is pushed to.
 	Push string
+	// CacheExport, when set, is a registry reference the build cache is exported to (mode=max).
+	CacheExport string
 	// Progress, when set, receives BuildKit's plain progress output.
 	Progress io.Writer
 }
@@ -82,6 +84,9 @@ func (b *BuildKit) Build(ctx context.Context, o BuildOptions) error {
 	}
 	if o.Push != "" {
 		opt.Exports = append(opt.Exports, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{"name": o.Push, "push": "true"}})
+	}
+	if o.CacheExport != "" {
+		opt.CacheExports = append(opt.CacheExports, client.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": o.CacheExport, "mode": "max"}})
 	}
 	c, err := b.Client(ctx)
 	if err != nil {
@@ -134,4 +139,17 @@ func fileOutput(path string) func(map[string]string) (io.WriteCloser, error) {
 	return func(map[string]string) (io.WriteCloser, error) {
 		return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	}
+}
+
+// Prune empties buildkitd's build cache, so that the next build can only reuse what it imports.
+func (b *BuildKit) Prune(ctx context.Context) error {
+	c, err := b.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Prune(ctx, nil, client.PruneAll); err != nil {
+		return fmt.Errorf("pruning the build cache: %w", err)
+	}
+	return nil
 }
