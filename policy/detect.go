@@ -262,7 +262,9 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 				if !d.active[ri] {
 					continue
 				}
-				if fs := rs.rules[ri].follows; fs != nil && !anyFollow(fs, buf, rs.keywords[m.kw], m.start) {
+				// (A hit spelled with the Kelvin sign is longer than its keyword: the follow
+				// checks, which compare ASCII, let it through.)
+				if fs := rs.rules[ri].follows; fs != nil && m.end-m.start == len(rs.keywords[m.kw]) && !anyFollow(fs, buf, rs.keywords[m.kw], m.start) {
 					continue
 				}
 				if rs.rules[ri].anch != nil {

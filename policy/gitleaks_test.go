@@ -35,6 +35,7 @@ var gitleaksSamples = []struct {
 	{"generic-api-key", `api_key = "Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0Hf5Ju2"`, true},
 	{"generic-api-key", `api_key = "${API_KEY}"`, false},
 	{"generic-api-key", `key := "some-identifier-name"`, false},
+	{"generic-api-key", "my_\u212aey = \"Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0Hf5Ju2\"", true}, // a Kelvin sign for the k: gitleaks finds it too
 	{"gcp-api-key", `GOOGLE_API_KEY=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q`, true},
 	{"vault-service-token", `VAULT_TOKEN=hvs.CAESIJ4kq2Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0Hf5Ju2Ga7Ke9MqGh4KHGh2cy5XWnI3UXAyTHg5Vm00VGI4TmMxV2Q2WXMwSGY1SnUyR2E3S2U5TXE`, true},
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // keywordSet finds every occurrence of a set of keywords in text, ASCII case-insensitively,
@@ -20,10 +21,18 @@ type keywordSet struct {
 	// States at or above firstOut have output; outs[(state-firstOut)/nclass] lists the keywords
 	// ending there, longest first.
 	firstOut uint32
-	outs     [][]int32
-	lens     []int32 // keyword lengths
+	outs     [][]int32 // pattern ids
+	lens     []int32   // pattern lengths in bytes
+	orig     []int32   // pattern -> keyword
 	maxLen   int32
 }
+
+// kelvin is U+212A KELVIN SIGN in UTF-8. It is the one character outside ASCII that both
+// Unicode lower-casing (gitleaks' keyword test: strings.ToLower) and RE2's (?i) fold to an ASCII
+// letter, k: "api_Key" (with it) has the keyword "api_key" for gitleaks and matches its regexes.
+// Keywords with a k get variants spelled with it. (İ lower-cases to i, but RE2 does not fold it,
+// so no match can hold it in place of a keyword's i.)
+const kelvin = "\u212a"
 
 // kwHit is one keyword occurrence: text[start:end] is keyword kw.
 type kwHit struct {
@@ -36,15 +45,23 @@ type kwHit struct {
 const maxKeywordStates = 1 << 17
 
 // newKeywordSet compiles keywords (which must be non-empty). Keywords are matched ASCII
-// case-insensitively; bytes >= 0x80 must match exactly.
+// case-insensitively, a k also as the Kelvin sign; other bytes >= 0x80 must match exactly.
 func newKeywordSet(keywords []string) (*keywordSet, error) {
-	ks := &keywordSet{lens: make([]int32, len(keywords))}
-	// Byte classes: one per distinct case-folded byte appearing in a keyword, 0 for the rest.
-	n := uint8(0)
-	for _, k := range keywords {
+	ks := &keywordSet{}
+	var patterns []string
+	for ki, k := range keywords {
 		if k == "" {
 			return nil, fmt.Errorf("empty keyword")
 		}
+		for _, p := range kelvinVariants(k) {
+			patterns = append(patterns, p)
+			ks.orig = append(ks.orig, int32(ki))
+			ks.lens = append(ks.lens, int32(len(p)))
+		}
+	}
+	// Byte classes: one per distinct case-folded byte appearing in a pattern, 0 for the rest.
+	n := uint8(0)
+	for _, k := range patterns {
 		for i := 0; i < len(k); i++ {
 			b := lowerTable[k[i]]
 			if ks.class[b] == 0 {
@@ -73,8 +90,7 @@ func newKeywordSet(keywords []string) (*keywordSet, error) {
 	for i := range next {
 		next[i] = -1
 	}
-	for ki, k := range keywords {
-		ks.lens[ki] = int32(len(k))
+	for ki, k := range patterns {
 		ks.maxLen = max(ks.maxLen, int32(len(k)))
 		s := 0
 		for i := 0; i < len(k); i++ {
@@ -160,6 +176,35 @@ func newKeywordSet(keywords []string) (*keywordSet, error) {
 	return ks, nil
 }
 
+// kelvinVariants returns k and, when k has one to three k's, its spellings with the Kelvin sign
+// in place of any of them.
+func kelvinVariants(k string) []string {
+	var at []int
+	for i := 0; i < len(k); i++ {
+		if lowerTable[k[i]] == 'k' {
+			at = append(at, i)
+		}
+	}
+	out := []string{k}
+	if len(at) == 0 || len(at) > 3 {
+		return out
+	}
+	for mask := 1; mask < 1<<len(at); mask++ {
+		var b strings.Builder
+		last := 0
+		for j, i := range at {
+			if mask&(1<<j) != 0 {
+				b.WriteString(k[last:i])
+				b.WriteString(kelvin)
+				last = i + 1
+			}
+		}
+		b.WriteString(k[last:])
+		out = append(out, b.String())
+	}
+	return out
+}
+
 // interleaveMin is the text length from which find runs two interleaved passes.
 const interleaveMin = 1024
 
@@ -214,8 +259,8 @@ func (ks *keywordSet) findFrom(text []byte, i int, s uint32, base int, hits []kw
 
 // emit appends the keywords of output state s ending at text[i].
 func (ks *keywordSet) emit(s uint32, i int, hits []kwHit) []kwHit {
-	for _, k := range ks.outs[(s-ks.firstOut)/ks.nclass] {
-		hits = append(hits, kwHit{kw: k, start: i + 1 - int(ks.lens[k]), end: i + 1})
+	for _, p := range ks.outs[(s-ks.firstOut)/ks.nclass] {
+		hits = append(hits, kwHit{kw: ks.orig[p], start: i + 1 - int(ks.lens[p]), end: i + 1})
 	}
 	return hits
 }
