@@ -4,6 +4,9 @@
 # between the two finding sets (rule + file + line). See README.md.
 #
 #   integration/bench/bench.sh [CORPUS] [RUNS]
+#
+# SAME_RE2=1 also measures a gitleaks built with the go-re2 version safebuild uses (built once in
+# a scratch module, cached): the engine against the engine, regex library aside.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +29,16 @@ if [[ ! -x $gitleaks ]]; then
 	mkdir -p "$gl_dir"
 	GOBIN=$gl_dir go install -tags gore2regex "github.com/zricethezav/gitleaks/v8@$gitleaks_version"
 fi
+re2_version=$(cd "$repo" && go list -m -f '{{.Version}}' github.com/wasilibs/go-re2)
+gitleaks_re2=$cache/gitleaks-$gitleaks_version-go-re2-$re2_version/gitleaks
+if [[ ${SAME_RE2:-} == 1 && ! -x $gitleaks_re2 ]]; then
+	echo "building gitleaks $gitleaks_version with go-re2 $re2_version into $(dirname "$gitleaks_re2")" >&2
+	scratch=$(mktemp -d)
+	(cd "$scratch" && go mod init gitleaks-re2 >/dev/null 2>&1 &&
+		go get "github.com/zricethezav/gitleaks/v8@$gitleaks_version" "github.com/wasilibs/go-re2@$re2_version" >/dev/null 2>&1 &&
+		go build -tags gore2regex -o "$gitleaks_re2" github.com/zricethezav/gitleaks/v8)
+	rm -rf "$scratch"
+fi
 echo "building safebuild" >&2
 (cd "$repo" && go build -o "$work/safebuild" ./cmd/safebuild)
 
@@ -47,6 +60,9 @@ measure() {
 for ((i = 1; i <= runs; i++)); do
 	measure gitleaks "$gitleaks" dir --no-banner --redact --exit-code 0 -f json -r "$work/gitleaks.json" "$corpus"
 	measure safebuild "$work/safebuild" scan --format json --output "$work/safebuild.json" "$corpus"
+	if [[ ${SAME_RE2:-} == 1 ]]; then
+		measure gitleaks-re2 "$gitleaks_re2" dir --no-banner --redact --exit-code 0 -f json -r "$work/gitleaks-re2.json" "$corpus"
+	fi
 done
 
 # report NAME: median wall time, MB/s over the corpus bytes, max peak RSS.
@@ -60,6 +76,11 @@ report safebuild
 gl=$(sort -n "$work/runs.gitleaks" | awk '{w[NR]=$1} END {print w[int((NR+1)/2)]}')
 sb=$(sort -n "$work/runs.safebuild" | awk '{w[NR]=$1} END {print w[int((NR+1)/2)]}')
 awk -v g="$gl" -v s="$sb" 'BEGIN { printf "ratio: safebuild is %.1fx gitleaks (wall time, same corpus, same machine, same run)\n", g / s }'
+if [[ ${SAME_RE2:-} == 1 ]]; then
+	report gitleaks-re2
+	glr=$(sort -n "$work/runs.gitleaks-re2" | awk '{w[NR]=$1} END {print w[int((NR+1)/2)]}')
+	awk -v g="$glr" -v s="$sb" -v v="$re2_version" 'BEGIN { printf "ratio: safebuild is %.1fx gitleaks built with go-re2 %s (same regex library)\n", g / s, v }'
+fi
 
 build_rules=$(cd "$repo" && go run ./integration/bench/listrules)
 go run "$here/compare.go" -gitleaks "$work/gitleaks.json" -safebuild "$work/safebuild.json" -build-rules "$build_rules"
