@@ -74,7 +74,7 @@ after it passes the gate, so a refused build leaves nothing behind.`,
 	f.StringVar(&o.addr, "addr", "", "buildkitd address (default $BUILDKIT_HOST, else "+defaultBuildKitAddr+")")
 	f.BoolVar(&o.push, "push", false, "push every --tag to its registry")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "reuse build cache: type=registry,ref=REF (or REF alone), type=local,src=DIR, type=gha, …; what it provides is in the image and gated with it")
-	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "not supported: BuildKit exports cache during the build, before the gate, and mode=max includes build stages the image scan never sees")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache: type=registry,ref=REF[,mode=min|max]; it is exported to a private directory, every layer of it (with mode=max, build stages too) scanned like the image, and pushed only if clean")
 	f.StringVar(&o.iidFile, "iidfile", "", "write the image ID (config digest; the index digest for several platforms) to this file, after the build passed")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (digests, written outputs) as JSON to this file, after the build passed")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
@@ -99,9 +99,8 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 		ro.Address = defaultBuildKitAddr
 	}
 	var err error
-	if len(o.cacheTo) > 0 {
-		return errors.New("--cache-to is not supported: BuildKit exports the cache while it builds, before safebuild's gate has seen the image, " +
-			"and mode=max also exports build stages the image never contains; use --cache-from with a cache written by a trusted pipeline")
+	if ro.CacheExports, err = buildflags.ParseExportCache(o.cacheTo); err != nil {
+		return fmt.Errorf("--cache-to: %w", err)
 	}
 	if ro.CacheImports, err = buildflags.ParseImportCache(o.cacheFrom); err != nil {
 		return fmt.Errorf("--cache-from: %w", err)

@@ -13,9 +13,10 @@ import (
 )
 
 func main() {
-	// The BuildKit client logs through logrus; its warnings (e.g. fsverity support of the OCI
-	// content store) are noise for a build tool's user.
-	logrus.SetLevel(logrus.ErrorLevel)
+	// The BuildKit client and containerd's content store log through logrus; their warnings and
+	// errors (fsverity support, a content ref "locked" while the cache export retries) are noise
+	// for a build tool's user: what fails is returned as an error.
+	logrus.SetLevel(logrus.FatalLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

@@ -15,10 +15,16 @@ import (
 // and that nothing was exported; the findings (never the values) are for reports.
 type RefusedError struct {
 	Findings []policy.Finding
+	// Where is what held them: "the image", or "the build cache" for --cache-to.
+	Where string
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("build refused: %d secret(s) found in the image; nothing was exported", len(e.Findings))
+	where := e.Where
+	if where == "" {
+		where = "the image"
+	}
+	return fmt.Sprintf("build refused: %d secret(s) found in %s; nothing was exported", len(e.Findings), where)
 }
 
 // ScanGate returns the gate `safebuild build` uses: every image in the layout is scanned with
@@ -53,6 +59,9 @@ func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Opt
 		)
 		for _, img := range set.Images {
 			img.Source = "built image"
+			if img.Annotations["org.opencontainers.image.ref.name"] == CacheScanAnnotation {
+				img.Source = "build cache (--cache-to)"
+			}
 			st, err := imagescan.Scan(ctx, sc, img, imagescan.Options{}, func(f policy.Finding) error {
 				findings = append(findings, f)
 				return nil
@@ -67,11 +76,15 @@ func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Opt
 			return nil
 		}
 		if out != nil {
-			fmt.Fprintf(out, "\nsafebuild: secrets found in the built image (nothing was exported):\n")
+			fmt.Fprintf(out, "\nsafebuild: secrets found in the %s (nothing was exported):\n", set.Images[0].Source)
 			if err := (report.Text{}).Write(out, &report.Report{Findings: findings, Stats: stats}); err != nil {
 				return err
 			}
 		}
-		return &RefusedError{Findings: findings}
+		where := "the image"
+		if set.Images[0].Source != "built image" {
+			where = "the build cache (--cache-to)"
+		}
+		return &RefusedError{Findings: findings, Where: where}
 	}
 }

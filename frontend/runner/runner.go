@@ -45,9 +45,12 @@ type Options struct {
 	// build` maps each id to its pinned Vault reference, so that rotation busts the cache.
 	LLBSecretIDs map[string]string
 	// CacheImports are build caches to reuse layers from (docker build's --cache-from). What
-	// they provide ends up in the image and is gated with it. There are no cache exports: BuildKit
-	// writes them during the solve, before the gate.
+	// they provide ends up in the image and is gated with it.
 	CacheImports []client.CacheOptionsEntry
+	// CacheExports (docker build's --cache-to; one, type=registry) is exported to a private
+	// directory during the solve, every layer of it is put through Gate too (with mode=max that
+	// includes build stages the image does not contain), and it is pushed only after that.
+	CacheExports []client.CacheOptionsEntry
 	// Outputs are written only after Gate passes.
 	Outputs []Output
 	// Progress receives BuildKit's progress display in ProgressMode ("auto", "plain", "tty",
@@ -101,6 +104,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer os.RemoveAll(stage)
 	layoutDir := filepath.Join(stage, "oci")
+	cache, err := newCacheExport(o.CacheExports, stage)
+	if err != nil {
+		return nil, err
+	}
 
 	ctxFS, err := fsutil.NewFS(o.ContextDir)
 	if err != nil {
@@ -146,6 +153,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			OutputDir: layoutDir,
 		}},
 	}
+	if cache != nil {
+		opt.CacheExports = []client.CacheOptionsEntry{cache.solveEntry()}
+	}
 	if o.Secrets != nil {
 		store := o.Secrets
 		if len(o.LLBSecretIDs) > 0 {
@@ -188,6 +198,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err := o.Gate(ctx, layoutDir); err != nil {
 			return nil, err
 		}
+		if cache != nil {
+			scanDir := filepath.Join(stage, "cache-scan")
+			n, err := cache.scanLayout(scanDir)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				if err := o.Gate(ctx, scanDir); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	for _, out := range o.Outputs {
 		written, err := writeOutput(ctx, layoutDir, out)
@@ -195,6 +217,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 		res.Written = append(res.Written, written...)
+	}
+	if cache != nil {
+		if err := cache.push(ctx); err != nil {
+			return nil, fmt.Errorf("the image was written (%s), but %w", strings.Join(res.Written, ", "), err)
+		}
+		res.Written = append(res.Written, "cache:"+cache.ref.String())
 	}
 	return res, nil
 }
