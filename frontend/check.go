@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -143,12 +145,7 @@ func Check(ctx context.Context, dt []byte, o CheckOptions) ([]Violation, error) 
 		if _, err := o.Scanner.ScanReader(ctx, origin, bytes.NewReader(dt), emit); err != nil {
 			return nil, fmt.Errorf("scanning %s: %w", o.Filename, err)
 		}
-		keys := make([]string, 0, len(o.BuildArgs))
-		for k := range o.BuildArgs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(o.BuildArgs)) {
 			emitArg := func(f policy.Finding) error {
 				vs = append(vs, Violation{RuleID: f.RuleID,
 					Message: fmt.Sprintf("--build-arg %s holds a secret (%s): build-arg values are recorded in the image history; use --secret id=%s,src=vault:PATH#FIELD", k, f.Redacted, strings.ToLower(k))})
@@ -188,10 +185,5 @@ func declaredList(m map[string]bool) string {
 	if len(m) == 0 {
 		return "none"
 	}
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return strings.Join(ids, ", ")
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -311,12 +313,7 @@ func (set *ruleSet) extend(base *ruleSet, disabled []string) {
 
 func (set *ruleSet) compile(name string) (*Ruleset, error) {
 	rules := append([]Rule(nil), set.rules...)
-	ids := make([]string, 0, len(set.target))
-	for id := range set.target {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(set.target)) {
 		found := false
 		for i := range rules {
 			if rules[i].ID == id {

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 )
 
 // Origin says where scanned content came from. Kind is the artefact ("file" now; image layers,
@@ -109,12 +110,7 @@ var _ Source = Bytes(nil)
 
 // Fragments yields one fragment per entry, in path order, with Origin.Kind "file".
 func (b Bytes) Fragments(ctx context.Context, yield func(Fragment) error) error {
-	keys := make([]string, 0, len(b))
-	for k := range b {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(b)) {
 		data := b[k]
 		err := yield(Fragment{
 			Origin: Origin{Kind: OriginFile, Path: k},

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,13 +125,8 @@ func specFromConfig(spec *vaultsrc.RoleSpec, path string) error {
 	if spec.Mount == "" {
 		spec.Mount = a.Mount
 	}
-	ids := make([]string, 0, len(c.Secrets))
-	for id := range c.Secrets {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	var errs []error
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(c.Secrets)) {
 		p, err := vaultsrc.PolicyPath(c.Secrets[id])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: secret %s: %w", path, id, err))

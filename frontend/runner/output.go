@@ -3,7 +3,6 @@ package runner
 import (
 	"encoding/csv"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -96,14 +95,4 @@ func (o Output) validate() error {
 		return fmt.Errorf("--output: unknown type %q (types: oci, docker, image)", o.Type)
 	}
 	return nil
-}
-
-// sortedKeys returns m's keys in order, for deterministic frontend attributes and messages.
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/client"
@@ -118,10 +120,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
-	for _, k := range sortedKeys(o.BuildArgs) {
+	for _, k := range slices.Sorted(maps.Keys(o.BuildArgs)) {
 		attrs["build-arg:"+k] = o.BuildArgs[k]
 	}
-	for _, k := range sortedKeys(o.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
 		attrs["label:"+k] = o.Labels[k]
 	}
 	if o.Target != "" {

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -264,7 +266,7 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 	for i, e := range c.Env {
 		add(OriginConfig, fmt.Sprintf("Env[%d]", i), e)
 	}
-	for _, k := range sortedKeys(c.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
 		add(OriginConfig, fmt.Sprintf("Labels[%q]", k), k+"="+c.Labels[k])
 	}
 	add(OriginConfig, "Cmd", strings.Join(c.Cmd, " "))
@@ -278,7 +280,7 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 		add(OriginConfig, fmt.Sprintf("History[%d].created_by", i), h.CreatedBy)
 		add(OriginConfig, fmt.Sprintf("History[%d].comment", i), h.Comment)
 	}
-	for _, k := range sortedKeys(annotations) {
+	for _, k := range slices.Sorted(maps.Keys(annotations)) {
 		add(OriginManifest, fmt.Sprintf("Annotations[%q]", k), k+"="+annotations[k])
 	}
 	for _, f := range fields {
@@ -290,15 +292,6 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 		}
 	}
 	return stats, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // layerHistory maps each layer index to the config field of the history entry that made it.

@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"io"
+	"maps"
 	"slices"
 	"testing"
 
@@ -19,13 +20,8 @@ import (
 // path order.
 func Layer(t testing.TB, files map[string]string) v1.Layer {
 	t.Helper()
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	pairs := make([]string, 0, 2*len(names))
-	for _, n := range names {
+	pairs := make([]string, 0, 2*len(files))
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		pairs = append(pairs, n, files[n])
 	}
 	return LayerOf(t, pairs...)
