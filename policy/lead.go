@@ -3,7 +3,6 @@ package policy
 import (
 	"regexp/syntax"
 	"slices"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -48,7 +47,11 @@ func newLeadRepeat(re *syntax.Regexp) *leadRepeat {
 	default:
 		return nil
 	}
-	if minWidth(&syntax.Regexp{Op: syntax.OpConcat, Sub: re.Sub[1:]}) == 0 {
+	rest := 0
+	for _, sub := range re.Sub[1:] {
+		rest += minWidth(sub)
+	}
+	if rest == 0 {
 		return nil
 	}
 	class := first.Sub[0].Rune
@@ -154,14 +157,7 @@ func allStartWithKeyword(set, keywords []string) bool {
 		return false
 	}
 	for _, s := range set {
-		found := false
-		for _, k := range keywords {
-			if strings.HasPrefix(s, k) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if i, _ := firstKeyword(s, keywords); i != 0 {
 			return false
 		}
 	}

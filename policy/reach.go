@@ -204,20 +204,19 @@ func firstKeyword(s string, kws []string) (int, string) {
 // prefilter finds nothing cannot hold a match. ok is false when expr has no such leading part.
 // (Also cutting the secret part, e.g. [\w.=-]{10,150}, was measured: the prefilter then passes
 // so often that the full searches cost more than they save.)
-// cut is the number of leading elements left out.
-func prefilterExpr(re *syntax.Regexp) (expr string, cut int, ok bool) {
+// rest is that concatenation; cut is the number of leading elements left out.
+func prefilterExpr(re *syntax.Regexp) (rest *syntax.Regexp, cut int, ok bool) {
 	if re.Op != syntax.OpConcat {
-		return "", 0, false
+		return nil, 0, false
 	}
 	i := 0
 	for i < len(re.Sub)-1 && isRepeat(re.Sub[i]) {
 		i++
 	}
 	if i == 0 {
-		return "", 0, false
+		return nil, 0, false
 	}
-	rest := &syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags, Sub: re.Sub[i:]}
-	return rest.String(), i, true
+	return &syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags, Sub: re.Sub[i:]}, i, true
 }
 
 func isRepeat(re *syntax.Regexp) bool {

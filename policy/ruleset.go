@@ -251,7 +251,8 @@ func compileRule(r Rule) (*compiledRule, error) {
 		// spans around keyword hits hold no match at all. Without a cheaper expression, the
 		// regex itself serves.
 		cr.pre = cr.re
-		if p, cut, ok := prefilterExpr(tree); ok {
+		if rest, cut, ok := prefilterExpr(tree); ok {
+			p := rest.String()
 			var err error
 			if cr.pre, _, err = newLazyRegex(p); err != nil {
 				return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: fmt.Errorf("deriving the prefilter %q: %w", p, err)}
@@ -259,7 +260,6 @@ func compileRule(r Rule) (*compiledRule, error) {
 			if cut == 1 {
 				cr.lead = newLeadRepeat(tree)
 			}
-			rest := &syntax.Regexp{Op: syntax.OpConcat, Flags: tree.Flags, Sub: tree.Sub[cut:]}
 			if cr.lead != nil && keywordAtStart(rest, kws) {
 				cr.anch = &lazyRegex{expr: "^(?:" + p + ")"}
 			}
