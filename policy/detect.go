@@ -3,7 +3,6 @@ package policy
 import (
 	"bytes"
 	"context"
-
 	"io"
 	"slices"
 	"strings"
@@ -294,11 +293,11 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 	slices.Sort(d.touched)
 	d.cands = d.cands[:0]
 	for _, ri := range d.touched {
-		r := rs.rules[ri]
+		r, spans := rs.rules[ri], d.mergeSpans(buf, d.spans[ri])
 		if r.anch != nil && len(d.starts[ri]) > 0 {
-			d.runAnchored(r, w, d.mergeSpans(buf, d.spans[ri]), d.starts[ri], o.Path)
+			d.runAnchored(r, w, spans, d.starts[ri], o.Path)
 		} else {
-			d.runRule(r, w, d.mergeSpans(buf, d.spans[ri]), o.Path)
+			d.runRule(r, w, spans, o.Path)
 		}
 		d.spans[ri] = d.spans[ri][:0]
 		d.starts[ri] = d.starts[ri][:0]
@@ -538,15 +537,10 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool
 	return regexOK || stopOK
 }
 
-// report drops fallback candidates covered by a specific rule, then emits the rest. Candidates
-// are put in text order first, so that lines and columns come from one pass over the window (a
-// window with many findings costs linear, not quadratic, time).
+// report places the candidates (see place), applies composite rules, drops fallback candidates
+// covered by a specific rule, then emits the rest.
 func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
-	slices.SortStableFunc(d.cands, func(a, b cand) int { return a.start - b.start })
-	cur := newLineCursor(w)
-	for i := range d.cands {
-		d.cands[i].line, d.cands[i].col = cur.at(d.cands[i].start)
-	}
+	place(w, d.cands)
 	if d.rs.composite {
 		d.applyRequired(w, o.Path)
 	}
@@ -572,6 +566,16 @@ func (d *detector) report(o Origin, w *window, emit func(Finding) error) error {
 		}
 	}
 	return nil
+}
+
+// place puts candidates in text order and gives them lines and columns, in one pass over the
+// window (a window with many candidates costs linear, not quadratic, time).
+func place(w *window, cs []cand) {
+	slices.SortStableFunc(cs, func(a, b cand) int { return a.start - b.start })
+	cur := newLineCursor(w)
+	for i := range cs {
+		cs[i].line, cs[i].col = cur.at(cs[i].start)
+	}
 }
 
 // applyRequired keeps a composite rule's candidates only when every rule it requires has a
@@ -627,11 +631,7 @@ func (d *detector) required(w *window, ri int32, path string) []cand {
 		d.cands, d.anyPart = nil, true
 		d.runRule(d.rs.rules[ri], w, []span{{0, len(w.buf)}}, path)
 		cs, d.cands, d.anyPart = d.cands, saved, false
-		slices.SortStableFunc(cs, func(a, b cand) int { return a.start - b.start })
-		cur := newLineCursor(w)
-		for i := range cs {
-			cs[i].line, cs[i].col = cur.at(cs[i].start)
-		}
+		place(w, cs)
 	}
 	d.aux[ri] = cs
 	return cs
