@@ -81,9 +81,8 @@ func newKeywordSet(keywords []string) (*keywordSet, error) {
 
 	// The trie, with goto transitions in a dense table (state*nc + class, not premultiplied yet).
 	type node struct {
-		fail  int
-		depth int
-		out   []int32
+		fail int
+		out  []int32
 	}
 	nodes := []node{{}}
 	next := make([]int32, nc) // -1 = no goto transition
@@ -102,7 +101,7 @@ func newKeywordSet(keywords []string) (*keywordSet, error) {
 			if len(nodes) >= maxKeywordStates {
 				return nil, fmt.Errorf("%d keywords make more than %d automaton states", len(keywords), maxKeywordStates)
 			}
-			nodes = append(nodes, node{depth: nodes[s].depth + 1})
+			nodes = append(nodes, node{})
 			for range nc {
 				next = append(next, -1)
 			}
