@@ -1,10 +1,8 @@
 package imagescan
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -42,7 +40,7 @@ type (
 
 // RuleIncomplete is the rule ID of a finding that says part of the image could not be scanned
 // (an archive past a bound): a gate cannot vouch for what it did not read, so it fails closed.
-const RuleIncomplete = "incomplete-scan"
+const RuleIncomplete = policy.RuleIncomplete
 
 // Options tune Scan.
 type Options struct {
@@ -410,37 +408,12 @@ func (p *filePool) close() {
 	p.wg.Wait()
 }
 
-// ScanFile scans one file's content: as it is, or, when it is an archive (jar, zip, tar.gz, …),
-// member by member with paths like "app.jar!BOOT-INF/classes/application.yml". An archive past
-// a bound of archives, or corrupt, yields an incomplete-scan finding: a gate cannot vouch for
-// bytes it did not read. origin.Path is the file's path; its Kind and Ref go to every finding.
+// ScanFile scans one file's content: as it is, or, when its bytes are an archive (jar, zip,
+// tar.gz, xz, …, whatever its name), member by member with paths like
+// "app.jar!BOOT-INF/classes/application.yml". An archive past a bound of archives, or corrupt,
+// yields an incomplete-scan finding: a gate cannot vouch for bytes it did not read.
+// origin.Path is the file's path; its Kind and Ref go to every finding. See
+// policy.Scanner.ScanFile.
 func ScanFile(ctx context.Context, sc *policy.Scanner, origin policy.Origin, r io.Reader, archives archive.Options, emit func(policy.Finding) error) (policy.Stats, error) {
-	var stats policy.Stats
-	scan := func(p string, r io.Reader) error {
-		o := origin
-		o.Path = p
-		st, err := sc.ScanReader(ctx, o, r, emit)
-		stats.Add(st)
-		return err
-	}
-	br := bufio.NewReaderSize(r, 512)
-	head, _ := br.Peek(512)
-	if archive.Detect(origin.Path, head) == archive.None {
-		return stats, scan(origin.Path, br)
-	}
-	_, err := archive.Walk(ctx, origin.Path, br, archives, func(m archive.Member) error { return scan(m.Path, m.Content) })
-	incomplete := func(p, why string) error {
-		o := origin
-		o.Path = p
-		return emit(policy.Finding{RuleID: RuleIncomplete, Description: why, Severity: policy.SeverityHigh, Origin: o})
-	}
-	var le *archive.LimitError
-	switch {
-	case errors.As(err, &le):
-		return stats, incomplete(le.Path, le.Error())
-	case err != nil && ctx.Err() == nil:
-		// A corrupt archive is still content: say so, and fail closed.
-		return stats, incomplete(origin.Path, err.Error())
-	}
-	return stats, err
+	return sc.ScanFile(ctx, origin, r, archives, emit)
 }
