@@ -252,15 +252,20 @@ func isPlainText(b []byte) bool {
 }
 
 // pathAllowedGlobally reports whether a global allowlist skips the whole fragment by path.
-// An archive member ("app.tgz!package/yarn.lock") is also judged by its path inside the
-// archive, as gitleaks does.
 func (d *detector) pathAllowedGlobally(path, lower string) bool {
+	return d.rs.globallySkipped(path, lower, d.inImage)
+}
+
+// globallySkipped reports whether a global allowlist skips path (lower is path lower-cased) by
+// path alone. An archive member ("app.tgz!package/yarn.lock") is also judged by its path inside
+// the archive, as gitleaks does.
+func (rs *Ruleset) globallySkipped(path, lower string, inImage bool) bool {
 	inner, innerLower := "", ""
 	if i := strings.LastIndex(path, archive.Sep); i >= 0 {
 		inner, innerLower = path[i+len(archive.Sep):], lower[i+len(archive.Sep):]
 	}
-	for _, a := range d.rs.global {
-		if a.pathOnlySkip(path, lower, d.inImage) || inner != "" && a.pathOnlySkip(inner, innerLower, d.inImage) {
+	for _, a := range rs.global {
+		if a.pathOnlySkip(path, lower, inImage) || inner != "" && a.pathOnlySkip(inner, innerLower, inImage) {
 			return true
 		}
 	}

@@ -86,7 +86,7 @@ func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions
 	}
 	defer sc.Close()
 	po := promote.Options{Allow: allow, DryRun: o.dryRun,
-		Scan: imagescan.Options{Archives: archive.Options{MaxDepth: s.image.archiveDepth, MaxBytes: s.image.archiveBytes}}}
+		Scan: imagescan.Options{Archives: archive.Options{MaxDepth: s.image.archiveDepth, MaxBytes: s.image.archiveBytes}, Notice: printNotice}}
 	if s.image.archiveDepth <= 0 {
 		po.Scan.Archives.MaxDepth = -1
 	}

@@ -52,6 +52,15 @@ type Options struct {
 	Layers image.Limits
 	// Cache, when set, replays layers scanned before with the same key (see Cache).
 	Cache *Cache
+	// Notice, when set, is told what a scan could not look at and is no finding: a hard link
+	// whose target no layer holds. It may be called from several goroutines at once.
+	Notice func(string)
+}
+
+func (o Options) notice(msg string) {
+	if o.Notice != nil {
+		o.Notice(msg)
+	}
 }
 
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
@@ -151,16 +160,23 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				}
 				return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
 			}
-			scanEntry := func(p string, r io.Reader) error {
-				st, err := ScanFile(gctx, sc, policy.Origin{Kind: OriginLayer, Path: p}, r, o.Archives, emitL)
+			scanTo := func(p string, r io.Reader, emit func(policy.Finding) error) error {
+				st, err := ScanFile(gctx, sc, policy.Origin{Kind: OriginLayer, Path: p}, r, o.Archives, emit)
 				addLayerStats(st)
 				return wrapErr(p, err)
 			}
+			links := newLayerLinks()
+			scanEntry := func(p string, r io.Reader) error { return scanTo(p, links.note(p, r), emitL) }
 			pending := pool.batch()
 			err := image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
+				if e.Link != "" {
+					links.link(e)
+					return nil
+				}
 				if e.Content == nil {
 					return nil
 				}
+				links.file(e)
 				if e.Header.Size <= smallFile {
 					return pool.submit(pending, e.Path, e.Content, e.Header.Size, func(p string, r io.Reader) error { return scanEntry(p, r) })
 				}
@@ -168,6 +184,13 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 			})
 			if werr := pending.wait(); err == nil {
 				err = werr
+			}
+			if err == nil {
+				lmu.Lock()
+				found := slices.Clone(layerFindings)
+				lmu.Unlock()
+				err = links.resolve(&linkScan{ctx: gctx, sc: sc, layer: l, lower: lowerLayers(layers, l), lim: o.Layers,
+					findings: found, scan: scanTo, emit: emitL, notice: o.notice})
 			}
 			if err == nil && o.Cache != nil {
 				files, opaque := wo.Layer(l.Index)
