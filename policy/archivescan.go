@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/safebuild/safebuild/policy/archive"
@@ -33,8 +34,29 @@ func (s *Scanner) ScanFile(ctx context.Context, origin Origin, r io.Reader, arch
 // scanArchive walks the archive whose first window d.wr holds and whose rest r gives, and scans
 // each member, judged by its own path; rulesOn false (a source tree's archive whose own path is
 // allowlisted) leaves the members to the canaries, as the archive's own bytes would have been.
-func (d *detector) scanArchive(ctx context.Context, o Origin, r io.Reader, rulesOn bool, opts archive.Options, emit func(Finding) error) (Stats, error) {
-	var st Stats
+func (d *detector) scanArchive(ctx context.Context, o Origin, r io.Reader, rulesOn bool, opts archive.Options, emit func(Finding) error) (st Stats, err error) {
+	// The same bytes walked before, at another path: replayed when judged alike (archivememo.go).
+	var memo *memoEntry
+	clean := false // the walk finished without hitting a bound or breaking: replayable
+	if ra, ok := r.(archive.ReaderAtSizer); ok {
+		if key, kerr := memoKey(ra, opts, rulesOn, d.inImage); kerr == nil {
+			e, first := d.s.memo.claim(key)
+			if first {
+				memo = e
+				memo.path = o.Path
+				defer func() { d.s.memo.finish(key, memo, err == nil && clean) }()
+			} else {
+				select {
+				case <-e.done:
+				case <-ctx.Done():
+					return st, ctx.Err()
+				}
+				if rst, done, rerr := d.replay(o, e, emit); done {
+					return rst, rerr
+				}
+			}
+		}
+	}
 	d.archHead = append(d.archHead[:0], d.wr.w.buf...)
 	pr := &prefixReader{head: d.archHead, r: r}
 	if d.wr.eof {
@@ -47,15 +69,21 @@ func (d *detector) scanArchive(ctx context.Context, o Origin, r io.Reader, rules
 	// An error emit returns stops the scan as it is; any other error is the archive's.
 	var emitErr error
 	guarded := func(f Finding) error {
+		if memo != nil {
+			memo.findings = append(memo.findings, f)
+		}
 		if err := emit(f); err != nil {
 			emitErr = err
 			return err
 		}
 		return nil
 	}
-	_, err := archive.Walk(ctx, o.Path, src, opts, func(m archive.Member) error {
+	_, err = archive.Walk(ctx, o.Path, src, opts, func(m archive.Member) error {
 		mo := o
 		mo.Path = m.Path
+		if memo != nil {
+			memo.members = append(memo.members, strings.TrimPrefix(m.Path, o.Path))
+		}
 		mst := Stats{Files: 1}
 		on := rulesOn
 		if on {
@@ -75,7 +103,12 @@ func (d *detector) scanArchive(ctx context.Context, o Origin, r io.Reader, rules
 	})
 	var le *archive.LimitError
 	switch {
-	case err == nil, emitErr != nil && errors.Is(err, emitErr), ctx.Err() != nil:
+	case err == nil:
+		if memo != nil {
+			memo.stats, clean = st, true
+		}
+		return st, nil
+	case emitErr != nil && errors.Is(err, emitErr), ctx.Err() != nil:
 		return st, err
 	case errors.As(err, &le):
 		return st, d.incomplete(o, le.Path, le.Error(), emit)

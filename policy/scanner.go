@@ -128,6 +128,7 @@ func WithDecodeDepth(n int) Option {
 type Scanner struct {
 	opts     options
 	canaries *canarySet
+	memo     archiveMemo // archives walked, by their bytes (archivememo.go)
 	pool     sync.Pool
 }
 
@@ -164,6 +165,7 @@ func (s *Scanner) Close() error {
 	if s.canaries != nil {
 		s.canaries.wipe()
 	}
+	s.memo.wipe()
 	return nil
 }
 
