@@ -172,7 +172,9 @@ func (t *tally) add(f *file) {
 
 func (t *tally) topRules() string {
 	ids := slices.Collect(maps.Keys(t.rules))
-	sort.Slice(ids, func(i, j int) bool { return t.rules[ids[i]] > t.rules[ids[j]] || t.rules[ids[i]] == t.rules[ids[j]] && ids[i] < ids[j] })
+	sort.Slice(ids, func(i, j int) bool {
+		return t.rules[ids[i]] > t.rules[ids[j]] || t.rules[ids[i]] == t.rules[ids[j]] && ids[i] < ids[j]
+	})
 	var parts []string
 	for i, id := range ids {
 		if i == 4 {
