@@ -197,3 +197,34 @@ func BenchmarkSniffEncoding(b *testing.B) {
 		sniffEncoding(head)
 	}
 }
+
+// FuzzUTF16Reader checks the streaming transcoder against unicode/utf16.Decode, reading one
+// byte at a time and all at once.
+func FuzzUTF16Reader(f *testing.F) {
+	f.Add([]byte("h\x00i\x00"), false)
+	f.Add([]byte{0x3d, 0xd8, 0x00, 0xde, 'a', 0}, false)
+	f.Add([]byte{0xd8, 0x3d, 'x'}, true)
+	f.Fuzz(func(t *testing.T, b []byte, be bool) {
+		units := make([]uint16, len(b)/2)
+		for i := range units {
+			if be {
+				units[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+			} else {
+				units[i] = uint16(b[2*i+1])<<8 | uint16(b[2*i])
+			}
+		}
+		want := string(utf16.Decode(units))
+		if len(b)%2 == 1 {
+			want += "\uFFFD"
+		}
+		for _, r := range []io.Reader{
+			newUTF16Reader(bytes.NewReader(b), be, nil),
+			iotest.OneByteReader(newUTF16Reader(iotest.OneByteReader(bytes.NewReader(b)), be, nil)),
+		} {
+			got, err := io.ReadAll(r)
+			if err != nil || string(got) != want {
+				t.Fatalf("got %q, %v; want %q", got, err, want)
+			}
+		}
+	})
+}
