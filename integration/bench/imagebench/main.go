@@ -30,8 +30,9 @@ func main() {
 	layers := flag.Int("layers", 8, "copies of $(go env GOROOT)/src, one COPY layer each")
 	runs := flag.Int("runs", 3, "runs of each tool; the median is reported")
 	baseline := flag.String("baseline", "", "also time this safebuild binary (an earlier build), in the same run")
+	keep := flag.String("keep", "", "keep the image's OCI layout in this directory (it must not exist), to compare reports")
 	flag.Parse()
-	if err := run(context.Background(), *layers, *runs, *baseline); err != nil {
+	if err := run(context.Background(), *layers, *runs, *baseline, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "imagebench:", err)
 		os.Exit(1)
 	}
@@ -45,7 +46,7 @@ type result struct {
 	err      error
 }
 
-func run(ctx context.Context, nLayers, runs int, baseline string) (retErr error) {
+func run(ctx context.Context, nLayers, runs int, baseline, keep string) (retErr error) {
 	stack.QuietClientLogs()
 	work, err := os.MkdirTemp("", "safebuild-imagebench-")
 	if err != nil {
@@ -105,6 +106,11 @@ func run(ctx context.Context, nLayers, runs int, baseline string) (retErr error)
 		OCILayout: layout, DockerArchive: dockerTar, Name: "bench/image:1"})
 	if err != nil {
 		return err
+	}
+	if keep != "" {
+		if out, err := exec.Command("cp", "-r", layout, keep).CombinedOutput(); err != nil {
+			return fmt.Errorf("keeping the layout: %v\n%s", err, out)
+		}
 	}
 	layerBlobs, uncompressed, err := layerFiles(layout)
 	if err != nil {
