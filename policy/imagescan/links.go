@@ -122,6 +122,13 @@ func (ll *layerLinks) resolve(s *linkScan) error {
 		i, _ := slices.BinarySearchFunc(ll.files, fileRef{maphash.String(ll.seed, l.Link), -1}, cmp)
 		return i < len(ll.files) && ll.files[i].hash == maphash.String(ll.seed, l.Link) && ll.files[i].index < l.Index
 	}
+	// The layer's content findings by path, for links judged like their targets.
+	byPath := map[string][]policy.Finding{}
+	for _, f := range s.findings {
+		if f.Line > 0 {
+			byPath[f.Origin.Path] = append(byPath[f.Origin.Path], f)
+		}
+	}
 	var reread, lower []image.Entry
 	for _, l := range ll.links {
 		switch {
@@ -130,7 +137,7 @@ func (ll *layerLinks) resolve(s *linkScan) error {
 		case ll.archives[l.Link] || !s.sc.JudgedAlike(OriginLayer, l.Link, l.Path):
 			reread = append(reread, l)
 		default:
-			if err := s.relocate(s.findings, l.Link, l.Path); err != nil {
+			if err := s.relocate(byPath[l.Link], l.Link, l.Path); err != nil {
 				return err
 			}
 		}

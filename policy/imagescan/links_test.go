@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -239,4 +240,46 @@ func scanFindings(t *testing.T, sc *policy.Scanner, adds []mutate.Addendum, noti
 		t.Fatal(err)
 	}
 	return got
+}
+
+// BenchmarkHardLinks: a layer of 2,000 small files, each with a hard link. Judged alike (the
+// common case: links next to their targets) the links cost a path hash per file and a
+// relocation per finding; judged differently (targets under an allowlisted path) the layer is
+// read a second time. "none" is the same layer without links.
+func BenchmarkHardLinks(b *testing.B) {
+	const n = 2000
+	body := strings.Repeat("some ordinary configuration text\n", 30) + "SECRET=abcdefghijklmnopqrstuvwxyz\n"
+	for _, tc := range []struct{ name, dir, linkDir string }{
+		{"none", "app/a", ""},
+		{"alike", "app/a", "app/b"},
+		{"reread", "third_party/a", "app/b"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var es []entry
+			for i := range n {
+				es = append(es, entry{path: fmt.Sprintf("%s/f%d.conf", tc.dir, i), body: body})
+				if tc.linkDir != "" {
+					es = append(es, entry{path: fmt.Sprintf("%s/f%d.conf", tc.linkDir, i), link: fmt.Sprintf("%s/f%d.conf", tc.dir, i)})
+				}
+			}
+			l, _ := countedLayer(&testing.T{}, es...)
+			img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "COPY . /"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rs, _ := policy.NewRuleset([]policy.Rule{{ID: "any-token", Regex: `SECRET=(\w{20,})`, Keywords: []string{"secret"}}},
+				[]policy.Allowlist{{Paths: []string{`(?:^|/)third_party/`}}})
+			sc, _ := policy.NewScanner(policy.WithRules(rs))
+			defer sc.Close()
+			b.ResetTimer()
+			for b.Loop() {
+				found := 0
+				_, err := Scan(context.Background(), sc, image.FromV1(img, "bench"), Options{}, func(Finding) error { found++; return nil })
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(found), "findings")
+			}
+		})
+	}
 }
