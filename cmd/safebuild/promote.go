@@ -94,10 +94,12 @@ func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions
 	if err != nil {
 		return err
 	}
-	if err := writeReport(stdout, s, w, &report.Report{Findings: res.Findings, Stats: res.Stats}); err != nil {
+	if err := writeReport(stdout, s, w, &report.Report{Findings: res.Findings, Stats: res.Stats, Errors: res.Errors, Notices: res.Notices}); err != nil {
 		return err
 	}
 	switch {
+	case len(res.Errors) > 0:
+		return fmt.Errorf("refused: %w; %s was not written", incomplete(res.Errors, len(res.Findings)), res.Destination)
 	case len(res.Findings) > 0:
 		return &exitError{code: 1, err: fmt.Errorf("refused: %d findings in %s; %s was not written", len(res.Findings), res.Source, res.Destination)}
 	case res.Promoted:

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/imagescan"
 	"github.com/safebuild/safebuild/policy/report"
 )
 
@@ -122,6 +123,7 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		findings []policy.Finding
 		stats    policy.Stats
 		scanErr  error
+		res      = &imagescan.Result{}
 	)
 	if isImage {
 		var salt []string
@@ -130,10 +132,11 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 				return err
 			}
 		}
-		// An image that cannot be read completely is an error, not a partial report.
-		if findings, stats, err = scanImage(ctx, s, ref, &o.image, salt); err != nil {
+		// A part that cannot be read is listed in the report (exit 2); the rest is scanned.
+		if findings, res, err = scanImage(ctx, s, ref, &o.image, salt); err != nil {
 			return err
 		}
+		stats = res.Stats
 	} else {
 		stats, scanErr = s.Scan(ctx, &policy.FS{Root: path}, func(f policy.Finding) error {
 			findings = append(findings, f)
@@ -142,11 +145,15 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		policy.SortFindings(findings)
 	}
 	findings = dropBaseline(findings, baseline)
-	if err := writeReport(stdout, o, w, &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact}); err != nil {
+	rep := &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact, Errors: res.Errors, Notices: res.Notices}
+	if err := writeReport(stdout, o, w, rep); err != nil {
 		return err
 	}
 	if scanErr != nil {
 		return fmt.Errorf("scan incomplete: %w", scanErr)
+	}
+	if !res.Complete() {
+		return incomplete(res.Errors, len(findings))
 	}
 	if len(findings) > 0 && o.image.exitCode != 0 {
 		return &exitError{code: o.image.exitCode, err: fmt.Errorf("%d findings", len(findings))}

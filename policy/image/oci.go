@@ -33,56 +33,81 @@ func readBlob(s BlobStore, d v1.Hash, what string) ([]byte, error) {
 	return dt, nil
 }
 
-// storeImages walks an index (as JSON) held in a blob store down to its images, recursing into
-// nested indexes. Index and manifest annotations are handed down to each image.
-func storeImages(s BlobStore, indexJSON []byte, source string, annotations map[string]string, depth int) ([]*Image, error) {
-	if depth > 4 {
-		return nil, fmt.Errorf("%s: image indexes nested more than 4 deep", source)
-	}
-	var idx v1.IndexManifest
-	if err := json.Unmarshal(indexJSON, &idx); err != nil {
-		return nil, fmt.Errorf("%s: parsing the index: %w", source, err)
-	}
-	var out []*Image
-	for _, d := range idx.Manifests {
-		ann := mergeAnnotations(annotations, idx.Annotations, d.Annotations)
-		switch {
-		case d.MediaType.IsIndex():
-			dt, err := readBlob(s, d.Digest, "index")
-			if err != nil {
-				return nil, err
-			}
-			imgs, err := storeImages(s, dt, source, ann, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, imgs...)
-		case d.MediaType.IsImage():
-			dt, err := readBlob(s, d.Digest, "manifest")
-			if err != nil {
-				return nil, err
-			}
-			img, err := partial.CompressedToImage(&storeImage{store: s, manifest: dt, mediaType: d.MediaType})
-			if err != nil {
-				return nil, fmt.Errorf("%s: manifest %s: %w", source, d.Digest, err)
-			}
-			out = append(out, &Image{Source: source, Digest: d.Digest.String(), Platform: d.Platform, Annotations: ann, img: img})
-		default:
-			// Attestations, signatures and other artifacts that are not runnable images are
-			// reported by their manifests' annotations only.
-		}
-	}
-	return out, nil
+// storeIndex is a v1.ImageIndex over a blob store (OCI layout, OCI archive, containerd), so that
+// one walker (index.go) serves every store and registries alike. Its Image serves
+// any child that is no index, whatever its media type: the walker reads the raw manifest and
+// decides what it is.
+type storeIndex struct {
+	store     BlobStore
+	raw       []byte
+	mediaType types.MediaType
 }
 
-func mergeAnnotations(maps ...map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, m := range maps {
-		for k, v := range m {
-			out[k] = v
+var _ v1.ImageIndex = (*storeIndex)(nil)
+
+// newStoreIndex parses raw (an index.json, or an index blob) as the root of a walk.
+func newStoreIndex(s BlobStore, raw []byte) (*storeIndex, error) {
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("parsing the index: %w", err)
+	}
+	mt := probe.MediaType
+	if mt == "" {
+		mt = types.OCIImageIndex
+	}
+	return &storeIndex{store: s, raw: raw, mediaType: mt}, nil
+}
+
+func (i *storeIndex) MediaType() (types.MediaType, error) { return i.mediaType, nil }
+func (i *storeIndex) RawManifest() ([]byte, error)        { return i.raw, nil }
+func (i *storeIndex) Size() (int64, error)                { return int64(len(i.raw)), nil }
+func (i *storeIndex) Digest() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(i.raw))
+	return h, err
+}
+
+func (i *storeIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(i.raw))
+}
+
+// child returns the descriptor of h in this index.
+func (i *storeIndex) child(h v1.Hash) (v1.Descriptor, error) {
+	im, err := i.IndexManifest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	for _, d := range im.Manifests {
+		if d.Digest == h {
+			return d, nil
 		}
 	}
-	return out
+	return v1.Descriptor{}, fmt.Errorf("%s is not in the index", h)
+}
+
+func (i *storeIndex) Image(h v1.Hash) (v1.Image, error) {
+	d, err := i.child(h)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := readBlob(i.store, h, "manifest")
+	if err != nil {
+		return nil, err
+	}
+	return partial.CompressedToImage(&storeImage{store: i.store, manifest: dt, mediaType: d.MediaType})
+}
+
+func (i *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	d, err := i.child(h)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := readBlob(i.store, h, "index")
+	if err != nil {
+		return nil, err
+	}
+	return &storeIndex{store: i.store, raw: dt, mediaType: d.MediaType}, nil
 }
 
 // storeImage is a partial.CompressedImageCore over a blob store.
@@ -104,6 +129,8 @@ func (i *storeImage) RawConfigFile() ([]byte, error) {
 	return readBlob(i.store, m.Config.Digest, "config")
 }
 
+// LayerByDigest returns the config or a layer the manifest names; any other digest is read from
+// the store as it is (an artifact manifest's blobs, which ggcr's Manifest type does not parse).
 func (i *storeImage) LayerByDigest(d v1.Hash) (partial.CompressedLayer, error) {
 	m, err := v1.ParseManifest(bytes.NewReader(i.manifest))
 	if err != nil {
@@ -117,7 +144,11 @@ func (i *storeImage) LayerByDigest(d v1.Hash) (partial.CompressedLayer, error) {
 			return &storeLayer{store: i.store, desc: l}, nil
 		}
 	}
-	return nil, fmt.Errorf("layer %s is not in manifest", d)
+	size, err := i.store.Size(d)
+	if err != nil {
+		return nil, err
+	}
+	return &storeLayer{store: i.store, desc: v1.Descriptor{Digest: d, Size: size}}, nil
 }
 
 type storeLayer struct {
