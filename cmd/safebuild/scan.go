@@ -45,13 +45,18 @@ path or reference. Every layer diff is scanned, not just the final filesystem: a
 by a later layer is still reported (its bytes stay in the earlier blob), with the layer, the
 instruction that made it and the layer that removed it. The config (Env, Labels, Cmd,
 Entrypoint, OnBuild, every history created_by) and annotations are scanned too, and archives
-inside layers (jar, zip, tar.gz, …) are opened.
+inside layers (jar, zip, tar.gz, …) are opened. Every other entry of an index is scanned by
+media type, never as a layer: attestations (a BuildKit provenance records build-arg values;
+findings have origin "attestation" and the JSON path of the value), signatures, SBOMs, Helm
+charts. Entries an archive or store lists but does not hold (docker save and containerd pulls
+leave out other platforms) are listed as notices; a part that cannot be read (a corrupt layer)
+is listed as an error, everything else is still scanned, and the exit status is 2.
 
 A .gitleaksignore file in PATH (a directory) or a --baseline suppresses findings by
 fingerprint. Secrets are redacted; --no-redact prints them only together with --show-secrets.
 The JSON report is a documented contract (policy/README.md): its field names do not change.
 
-Exit status: 0 no findings, 1 findings (or --exit-code), 2 error.`,
+Exit status: 0 no findings, 1 findings (or --exit-code), 2 error or scan incomplete.`,
 		Example: `  safebuild scan .
   safebuild scan --format sarif --output scan.sarif ./build-context
   safebuild scan --config .gitleaks.toml --format json dist/

@@ -354,7 +354,7 @@ func (s *Set) selectPlatform(p *v1.Platform) error {
 			kept[i.Digest] = true
 		}
 	}
-	about := func(subject string) bool { return subject == "" || kept[subject] || !allImages[subject] }
+	about := func(subject string) bool { return p == nil || subject == "" || kept[subject] || !allImages[subject] }
 	var arts []*Artifact
 	for _, a := range s.Artifacts {
 		a.SubjectPlatform = platformOf[a.Subject]

@@ -2,7 +2,6 @@ package image
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -41,23 +40,27 @@ type storeIndex struct {
 	store     BlobStore
 	raw       []byte
 	mediaType types.MediaType
+	im        *v1.IndexManifest
+	children  map[v1.Hash]v1.Descriptor
 }
 
 var _ v1.ImageIndex = (*storeIndex)(nil)
 
-// newStoreIndex parses raw (an index.json, or an index blob) as the root of a walk.
+// newStoreIndex parses raw (an index.json, or an index blob).
 func newStoreIndex(s BlobStore, raw []byte) (*storeIndex, error) {
-	var probe struct {
-		MediaType types.MediaType `json:"mediaType"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
 		return nil, fmt.Errorf("parsing the index: %w", err)
 	}
-	mt := probe.MediaType
+	mt := im.MediaType
 	if mt == "" {
 		mt = types.OCIImageIndex
 	}
-	return &storeIndex{store: s, raw: raw, mediaType: mt}, nil
+	i := &storeIndex{store: s, raw: raw, mediaType: mt, im: im, children: make(map[v1.Hash]v1.Descriptor, len(im.Manifests))}
+	for _, d := range im.Manifests {
+		i.children[d.Digest] = d
+	}
+	return i, nil
 }
 
 func (i *storeIndex) MediaType() (types.MediaType, error) { return i.mediaType, nil }
@@ -68,22 +71,15 @@ func (i *storeIndex) Digest() (v1.Hash, error) {
 	return h, err
 }
 
-func (i *storeIndex) IndexManifest() (*v1.IndexManifest, error) {
-	return v1.ParseIndexManifest(bytes.NewReader(i.raw))
-}
+func (i *storeIndex) IndexManifest() (*v1.IndexManifest, error) { return i.im.DeepCopy(), nil }
 
 // child returns the descriptor of h in this index.
 func (i *storeIndex) child(h v1.Hash) (v1.Descriptor, error) {
-	im, err := i.IndexManifest()
-	if err != nil {
-		return v1.Descriptor{}, err
+	d, ok := i.children[h]
+	if !ok {
+		return v1.Descriptor{}, fmt.Errorf("%s is not in the index", h)
 	}
-	for _, d := range im.Manifests {
-		if d.Digest == h {
-			return d, nil
-		}
-	}
-	return v1.Descriptor{}, fmt.Errorf("%s is not in the index", h)
+	return d, nil
 }
 
 func (i *storeIndex) Image(h v1.Hash) (v1.Image, error) {
@@ -107,7 +103,14 @@ func (i *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &storeIndex{store: i.store, raw: dt, mediaType: d.MediaType}, nil
+	child, err := newStoreIndex(i.store, dt)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", h, err)
+	}
+	if d.MediaType != "" {
+		child.mediaType = d.MediaType
+	}
+	return child, nil
 }
 
 // storeImage is a partial.CompressedImageCore over a blob store.
