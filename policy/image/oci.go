@@ -73,21 +73,18 @@ func (i *storeIndex) Digest() (v1.Hash, error) {
 
 func (i *storeIndex) IndexManifest() (*v1.IndexManifest, error) { return i.im.DeepCopy(), nil }
 
-// child returns the descriptor of h in this index.
-func (i *storeIndex) child(h v1.Hash) (v1.Descriptor, error) {
+// child returns the descriptor of h in this index and the blob's bytes.
+func (i *storeIndex) child(h v1.Hash, what string) (v1.Descriptor, []byte, error) {
 	d, ok := i.children[h]
 	if !ok {
-		return v1.Descriptor{}, fmt.Errorf("%s is not in the index", h)
+		return v1.Descriptor{}, nil, fmt.Errorf("%s is not in the index", h)
 	}
-	return d, nil
+	dt, err := readBlob(i.store, h, what)
+	return d, dt, err
 }
 
 func (i *storeIndex) Image(h v1.Hash) (v1.Image, error) {
-	d, err := i.child(h)
-	if err != nil {
-		return nil, err
-	}
-	dt, err := readBlob(i.store, h, "manifest")
+	d, dt, err := i.child(h, "manifest")
 	if err != nil {
 		return nil, err
 	}
@@ -95,11 +92,7 @@ func (i *storeIndex) Image(h v1.Hash) (v1.Image, error) {
 }
 
 func (i *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	d, err := i.child(h)
-	if err != nil {
-		return nil, err
-	}
-	dt, err := readBlob(i.store, h, "index")
+	d, dt, err := i.child(h, "index")
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -62,19 +61,6 @@ func openLayout(t *testing.T, dir string, o image.Options) *image.Set {
 	return set
 }
 
-func writeIndexLayout(t *testing.T, idx v1.ImageIndex) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(idx); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func scanSet(t *testing.T, set *image.Set) ([]Finding, *Result) {
 	t.Helper()
 	sc, err := policy.NewScanner()
@@ -102,12 +88,7 @@ func TestBrokenLayerDoesNotHideOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, _ := layout.Write(dir, empty.Index)
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	set := openLayout(t, dir, image.Options{})
+	set := openLayout(t, testimage.Layout(t, img), image.Options{})
 	got, res := scanSet(t, set)
 	var lines []string
 	for _, f := range got {
@@ -146,11 +127,7 @@ func TestUnreadableParts(t *testing.T) {
 	img := testimage.Image(t, []string{"PATH=/bin"},
 		map[string]string{"a/one.env": "SLACK=" + slackToken + "\n"},
 		map[string]string{"b/two.env": "NPM=" + npmToken + "\n"})
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, _ := layout.Write(dir, empty.Index)
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
+	dir := testimage.Layout(t, img)
 	m, _ := img.Manifest()
 	for _, h := range []v1.Hash{m.Config.Digest, m.Layers[1].Digest} {
 		os.Remove(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))
@@ -221,7 +198,7 @@ func TestAttestationsAndArtifacts(t *testing.T) {
 		testimage.Entry{Image: helm},
 		testimage.Entry{Image: wasm},
 	)
-	set := openLayout(t, writeIndexLayout(t, idx), image.Options{})
+	set := openLayout(t, testimage.Layout(t, idx), image.Options{})
 	got, res := scanSet(t, set)
 
 	type want struct{ rule, origin, path, predicate, blob string }
@@ -271,14 +248,14 @@ func TestAttestationsAndArtifacts(t *testing.T) {
 		}
 	}
 	again := testimage.Attestation(t, "https://slsa.dev/provenance/v1", provenance(map[string]string{"build-arg:GITLAB_TOKEN": glToken, "build-arg:VERSION": "1.4.3"}))
-	got2, _ := scanSet(t, openLayout(t, writeIndexLayout(t, testimage.Index(t, testimage.Entry{Image: img}, testimage.AttestationFor(again, imgDigest))), image.Options{}))
+	got2, _ := scanSet(t, openLayout(t, testimage.Layout(t, testimage.Index(t, testimage.Entry{Image: img}, testimage.AttestationFor(again, imgDigest))), image.Options{}))
 	if len(got2) != 1 || got2[0].Fingerprint != fp {
 		t.Errorf("rebuilt attestation: %+v, want one finding with fingerprint %s", got2, fp)
 	}
 
 	// --platform keeps the attestations about the chosen image.
 	p, _ := v1.ParsePlatform("linux/amd64")
-	gotP, _ := scanSet(t, openLayout(t, writeIndexLayout(t, idx), image.Options{Platform: p}))
+	gotP, _ := scanSet(t, openLayout(t, testimage.Layout(t, idx), image.Options{Platform: p}))
 	if len(gotP) != len(got) {
 		t.Errorf("--platform linux/amd64: %d findings, want %d", len(gotP), len(got))
 	}
@@ -288,7 +265,7 @@ func TestAttestationsAndArtifacts(t *testing.T) {
 func TestRequireAll(t *testing.T) {
 	a := testimage.Image(t, nil, map[string]string{"a": "1\n"})
 	b := testimage.Image(t, nil, map[string]string{"b": "2\n"})
-	dir := writeIndexLayout(t, testimage.Index(t, testimage.Entry{Image: a, Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}},
+	dir := testimage.Layout(t, testimage.Index(t, testimage.Entry{Image: a, Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}},
 		testimage.Entry{Image: b, Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}))
 	h := testimage.Digest(t, b)
 	os.Remove(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))

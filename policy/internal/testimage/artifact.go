@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"path/filepath"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -93,6 +95,29 @@ func Digest(t testing.TB, img v1.Image) v1.Hash {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// Layout writes img (an image or an index) as an OCI layout in a new temporary directory and
+// returns the directory.
+func Layout(t testing.TB, img any) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "oci")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch x := img.(type) {
+	case v1.Image:
+		err = p.AppendImage(x)
+	case v1.ImageIndex:
+		err = p.AppendIndex(x)
+	default:
+		t.Fatalf("Layout: %T is neither an image nor an index", img)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // rawImage is a partial.CompressedImageCore over fixed bytes.
