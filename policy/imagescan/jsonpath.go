@@ -7,134 +7,131 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 )
 
-// jsonDoc maps byte offsets of a JSON document to the path of the value there, so that a
-// finding in an attestation says `predicate.buildDefinition.externalParameters.request.args
-// ["build-arg:NPM_TOKEN"]` rather than a column on a 40 kB line.
-type jsonDoc struct {
-	// nodes are every value (and its key, in an object) in document order: a node that comes
-	// later and contains an offset is deeper than one that came before.
-	nodes []jsonNode
-}
-
-type jsonNode struct {
-	parent int // -1 for the root
-	// key is the member name in an object; index the position in an array (-1 in an object).
-	key   string
-	index int
-	// keyStart is where the member's key starts (-1 for array elements and the root); start and
-	// end span the value.
-	keyStart, start, end int
-}
-
-// maxJSONNodes bounds the index of one document (about 40 bytes a node).
-const maxJSONNodes = 4 << 20
-
-// indexJSON tokenizes doc once and records each value's span.
-func indexJSON(doc []byte) (*jsonDoc, error) {
+// jsonPaths finds, in one pass over a JSON document and with memory for its nesting depth only,
+// the path of the value at each of offsets (byte offsets into doc): `predicate.buildDefinition.
+// externalParameters.request.args["build-arg:NPM_TOKEN"]`, so that a finding in an attestation
+// says where it is rather than a column on a 40 kB line. An offset in a key gets the member's
+// path; one between values, the path of the object or array around it; none at all ("") when
+// it is outside the document. A key that holds one of the offsets itself (a secret used as a
+// key) is written `["***"]` in every path through it: a path must never spell a secret.
+func jsonPaths(doc []byte, offsets []int) (map[int]string, error) {
+	sorted := append([]int(nil), offsets...)
+	sort.Ints(sorted)
+	out := map[int]string{}
+	// in returns the offsets in [from, to) that have no path yet.
+	in := func(from, to int) []int {
+		var hits []int
+		for i := sort.SearchInts(sorted, from); i < len(sorted) && sorted[i] < to; i++ {
+			if _, done := out[sorted[i]]; !done {
+				hits = append(hits, sorted[i])
+			}
+		}
+		return hits
+	}
+	var stack []jsonFrame
+	path := func(leaf string) string {
+		var b strings.Builder
+		for _, f := range stack {
+			b.WriteString(f.member)
+		}
+		b.WriteString(leaf)
+		return strings.TrimPrefix(b.String(), ".")
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
-	d := &jsonDoc{}
-	type frame struct {
-		node   int
-		object bool
-		next   int    // next array index
-		key    string // pending member name
-		keyAt  int
-		hasKey bool
-	}
-	var stack []frame
 	for {
 		prev := int(dec.InputOffset())
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
-			break
+			return out, nil
 		}
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		end := int(dec.InputOffset())
 		start := prev
-		for start < end && bytes.IndexByte([]byte(" \t\r\n:,"), doc[start]) >= 0 {
+		for start < end && strings.IndexByte(" \t\r\n:,", doc[start]) >= 0 {
 			start++
 		}
-		if delim, ok := tok.(json.Delim); ok && (delim == '}' || delim == ']') {
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
 			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			d.nodes[top.node].end = end
+			// What lies between a container's values is the container's: its parent's member
+			// still names it.
+			for _, o := range in(top.start, end) {
+				out[o] = path("")
+			}
+			advance(stack)
 			continue
 		}
-		if len(stack) > 0 {
-			if top := &stack[len(stack)-1]; top.object && !top.hasKey {
-				top.key, top.keyAt, top.hasKey = tok.(string), start, true
-				continue
+		if n := len(stack); n > 0 && stack[n-1].object && !stack[n-1].hasKey {
+			top := &stack[n-1]
+			top.key, top.hasKey = tok.(string), true
+			hits := in(start, end)
+			top.keyMasked = len(hits) > 0
+			for _, o := range hits {
+				out[o] = path(top.component())
 			}
+			continue
 		}
-		if len(d.nodes) >= maxJSONNodes {
-			return nil, errors.New("too many JSON values to map")
+		leaf := ""
+		if n := len(stack); n > 0 {
+			leaf = stack[n-1].component()
 		}
-		n := jsonNode{parent: -1, index: -1, keyStart: -1, start: start, end: end}
-		if len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			n.parent = top.node
-			if top.object {
-				n.key, n.keyStart = top.key, top.keyAt
-				top.hasKey = false
-			} else {
-				n.index = top.next
-				top.next++
+		if d, ok := tok.(json.Delim); ok {
+			if n := len(stack); n > 0 {
+				stack[n-1].member = leaf
 			}
+			stack = append(stack, jsonFrame{object: d == '{', start: start})
+			continue
 		}
-		d.nodes = append(d.nodes, n)
-		if delim, ok := tok.(json.Delim); ok {
-			stack = append(stack, frame{node: len(d.nodes) - 1, object: delim == '{'})
+		for _, o := range in(start, end) {
+			out[o] = path(leaf)
 		}
+		advance(stack)
 	}
-	return d, nil
 }
 
-// at returns the deepest node whose key or value holds offset, -1 for none.
-func (d *jsonDoc) at(offset int) int {
-	best := -1
-	for i, n := range d.nodes {
-		from := n.start
-		if n.keyStart >= 0 {
-			from = n.keyStart
-		}
-		if from <= offset && offset < n.end {
-			best = i
-		}
-	}
-	return best
+// jsonFrame is an object or array jsonPaths is inside.
+type jsonFrame struct {
+	object bool
+	start  int
+	next   int // an array's next index
+	// key is an object's current member name; keyMasked says it holds an offset.
+	key               string
+	hasKey, keyMasked bool
+	// member is how this frame's member that is an open container is written, while it is.
+	member string
 }
 
-// path is node i's JSON path: `a.b["c-d"][2]`. A key that itself holds a finding (masked says
-// which key offsets do) is written `["***"]`: a path must never spell a secret.
-func (d *jsonDoc) path(i int, masked func(keyStart, keyEnd int) bool) string {
-	var parts []string
-	for ; i >= 0 && d.nodes[i].parent >= 0; i = d.nodes[i].parent {
-		n := d.nodes[i]
-		switch {
-		case n.index >= 0:
-			parts = append(parts, "["+strconv.Itoa(n.index)+"]")
-		case masked(n.keyStart, n.start):
-			parts = append(parts, `["***"]`)
-		case isIdentifier(n.key):
-			parts = append(parts, "."+n.key)
-		default:
-			parts = append(parts, "["+strconv.Quote(n.key)+"]")
-		}
+// component is how the frame's current member is written: [3], .name, ["build-arg:X"], ["***"].
+func (f *jsonFrame) component() string {
+	switch {
+	case !f.object:
+		return "[" + strconv.Itoa(f.next) + "]"
+	case f.keyMasked:
+		return `["***"]`
+	case isIdentifier(f.key):
+		return "." + f.key
 	}
-	var b bytes.Buffer
-	for j := len(parts) - 1; j >= 0; j-- {
-		b.WriteString(parts[j])
+	return "[" + strconv.Quote(f.key) + "]"
+}
+
+// advance moves the innermost frame past the value that just ended.
+func advance(stack []jsonFrame) {
+	if len(stack) == 0 {
+		return
 	}
-	s := b.String()
-	if len(s) > 0 && s[0] == '.' {
-		s = s[1:]
+	f := &stack[len(stack)-1]
+	if f.object {
+		f.hasKey, f.keyMasked = false, false
+	} else {
+		f.next++
 	}
-	return s
+	f.member = ""
 }
 
 func isIdentifier(s string) bool {
@@ -170,40 +167,24 @@ func (lo lineOffsets) offset(line, column int) int {
 	return lo[line-1] + column - 1
 }
 
-// relocateJSON gives each finding in doc the JSON path of the value it is in (findings in no
-// value keep their path) and recomputes its fingerprint.
+// relocateJSON gives each finding in doc the JSON path of the value it is in and recomputes its
+// fingerprint; a finding in no value, or in a document that is not JSON, keeps its path.
 func relocateJSON(doc []byte, fs []Finding) {
 	if len(fs) == 0 {
 		return
 	}
-	d, err := indexJSON(doc)
+	lo := newLineOffsets(doc)
+	offsets := make([]int, len(fs))
+	for i, f := range fs {
+		offsets[i] = lo.offset(f.Line, f.Column)
+	}
+	paths, err := jsonPaths(doc, offsets)
 	if err != nil {
 		return
 	}
-	lo := newLineOffsets(doc)
-	var starts []int
-	for _, f := range fs {
-		if off := lo.offset(f.Line, f.Column); off >= 0 {
-			starts = append(starts, off)
-		}
-	}
-	sort.Ints(starts)
-	masked := func(from, to int) bool {
-		if from < 0 {
-			return false
-		}
-		i := sort.SearchInts(starts, from)
-		return i < len(starts) && starts[i] < to
-	}
 	for i := range fs {
-		off := lo.offset(fs[i].Line, fs[i].Column)
-		if off < 0 {
-			continue
-		}
-		if n := d.at(off); n >= 0 {
-			if p := d.path(n, masked); p != "" {
-				fs[i].Relocate(p)
-			}
+		if p := paths[offsets[i]]; p != "" {
+			fs[i].Relocate(p)
 		}
 	}
 }
