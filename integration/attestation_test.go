@@ -15,6 +15,7 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
 
@@ -236,8 +237,10 @@ func TestAttestedImages(t *testing.T) {
 			t.Errorf("--platform linux/arm64: exit %d, %q, want the arm64 attestation only", code, found)
 		}
 
-		// A containerd store that holds one platform (as a pull of one platform leaves it):
-		// the other is noted as not present, the one there is scanned.
+		// A containerd store that holds one platform, as a pull or an import of one platform
+		// leaves it: containerd keeps the host's image and drops the rest, attestations
+		// included (what its garbage collector has not removed yet is deleted here). The
+		// absent entries are notices; what is there is scanned.
 		cd, err := s.StartContainerd(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -263,30 +266,25 @@ func TestAttestedImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var arm []string
+		var gone []string
 		for _, i := range set.Images {
 			if i.PlatformString() == "linux/arm64" {
-				arm = append(arm, i.Digest)
+				gone = append(gone, i.Digest)
 			}
 		}
 		for _, a := range set.Artifacts {
-			if slices.Contains(arm, a.Subject) {
-				arm = append(arm, a.Digest)
-			}
+			gone = append(gone, a.Digest)
 		}
 		set.Close()
-		if len(arm) != 2 {
-			t.Fatalf("the archive's arm64 image and attestation: %q", arm)
-		}
-		for _, d := range arm {
-			if err := cc.ContentStore().Delete(ctx, digest.Digest(d)); err != nil {
+		for _, d := range gone {
+			if err := cc.ContentStore().Delete(ctx, digest.Digest(d)); err != nil && !errdefs.IsNotFound(err) {
 				t.Fatal(err)
 			}
 		}
 		rep, code, stderr := safebuildJSON(t, s, "scan", "--containerd-address", cd.Address, "--namespace", ns, "containerd:"+imported)
-		found = attestationFindings(rep)
-		if code != 1 || !slices.Contains(found, "linux/amd64 "+argPath) || slices.Contains(found, "linux/arm64 "+argPath) || len(rep.Notices) != 2 || len(rep.Errors) != 0 {
-			t.Errorf("containerd, one platform present: exit %d, %q, notices %v, errors %v\n%s", code, found, rep.Notices, rep.Errors, stderr)
+		if code != 0 || len(rep.Findings) != 0 || len(rep.Notices) != len(gone) || len(gone) != 3 || len(rep.Errors) != 0 {
+			t.Errorf("containerd, one platform present: exit %d, findings %+v, notices %v, errors %v; want exit 0 and %d notices\n%s",
+				code, rep.Findings, rep.Notices, rep.Errors, len(gone), stderr)
 		}
 		rep, code, stderr = safebuildJSON(t, s, "scan", "--containerd-address", cd.Address, "--namespace", ns, "--platform", "linux/arm64", "containerd:"+imported)
 		if code != 2 || !strings.Contains(stderr, "no image for platform linux/arm64 is present") {
