@@ -363,7 +363,7 @@ func (s *Set) selectPlatform(p *v1.Platform) error {
 		}
 	}
 	var skipped []Skipped
-	var listed []Skipped // absent entries of platform p
+	var listed []Skipped // entries of platform p that were not opened
 	for _, k := range s.Skipped {
 		k.SubjectPlatform = platformOf[k.Subject]
 		keep := false
@@ -374,7 +374,7 @@ func (s *Set) selectPlatform(p *v1.Platform) error {
 				kp, _ = v1.ParsePlatform(k.Platform)
 			}
 			keep = matches(kp)
-			if keep && k.Absent && k.Platform != "" {
+			if keep && k.Platform != "" {
 				listed = append(listed, k)
 			}
 		default:
@@ -386,8 +386,10 @@ func (s *Set) selectPlatform(p *v1.Platform) error {
 	}
 	ref := s.Ref.String()
 	switch {
-	case p != nil && len(imgs) == 0 && len(listed) > 0:
+	case p != nil && len(imgs) == 0 && len(listed) > 0 && listed[0].Absent:
 		return fmt.Errorf("%s: no image for platform %s is present: the index lists %s (manifest %s), but %s does not hold it", ref, p, listed[0].Platform, listed[0].Digest, s.Ref.Kind.Holder())
+	case p != nil && len(imgs) == 0 && len(listed) > 0:
+		return fmt.Errorf("%s: the image for platform %s (manifest %s) could not be read: %v", ref, listed[0].Platform, listed[0].Digest, listed[0].Err)
 	case p != nil && len(imgs) == 0:
 		return fmt.Errorf("%s: no image for platform %s", ref, p)
 	case len(imgs) == 0 && len(arts) == 0 && len(skipped) > 0:

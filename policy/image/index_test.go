@@ -295,6 +295,14 @@ func TestHostileIndexes(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the platform asked for is unreadable", func(t *testing.T) {
+		badAmd := bad
+		badAmd.Platform = amd64
+		_, err := Open(context.Background(), Ref{Kind: OCILayout, Target: writeLayout(t, indexOf(t, badAmd), blobs)}, Options{Platform: amd64})
+		if err == nil || !strings.Contains(err.Error(), "the image for platform linux/amd64 (manifest sha256:") || !strings.Contains(err.Error(), "not a manifest") {
+			t.Errorf("err = %v", err)
+		}
+	})
 	t.Run("nothing readable", func(t *testing.T) {
 		_, err := Open(context.Background(), Ref{Kind: OCILayout, Target: writeLayout(t, indexOf(t, bad, many[1]), blobs)}, Options{})
 		if err == nil || !strings.Contains(err.Error(), "nothing in it can be read") {
