@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -153,6 +154,8 @@ func ciClient(t *testing.T, s *stack.Stack) *api.Client {
 		t.Fatalf("CI login: %v", err)
 	}
 	c.SetToken(sec.Auth.ClientToken)
+	// Other tests count live CI tokens: leave none behind.
+	t.Cleanup(func() { _ = c.Auth().Token().RevokeSelfWithContext(context.Background(), "") })
 	return c
 }
 
@@ -261,20 +264,7 @@ func TestStackVaultSSHCA(t *testing.T) {
 	ci := ciClient(t, s)
 	pub, _ := newSSHKey(t)
 	path := stack.SSHMount + "/sign/" + stack.SSHRole
-
-	sec, err := ci.Logical().WriteWithContext(ctx, path, map[string]any{"public_key": pub, "valid_principals": stack.SSHUser, "ttl": "2m"})
-	if err != nil {
-		t.Fatalf("CI signing at %s: %v", path, err)
-	}
-	signed, _ := sec.Data["signed_key"].(string)
-	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(signed))
-	if err != nil {
-		t.Fatalf("parsing the certificate: %v", err)
-	}
-	cert, ok := pk.(*ssh.Certificate)
-	if !ok {
-		t.Fatalf("signed_key is a %s, not a certificate", pk.Type())
-	}
+	cert, _ := ciSignSSH(t, ci, pub, "2m")
 	ca, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s.Vault.SSHCAPublicKey))
 	if err != nil {
 		t.Fatalf("SSHCAPublicKey: %v", err)
@@ -294,6 +284,29 @@ func TestStackVaultSSHCA(t *testing.T) {
 	if _, err := ci.Logical().WriteWithContext(ctx, stack.SSHMount+"/config/ca", map[string]any{"generate_signing_key": true}); err == nil {
 		t.Error("the CI token could replace the SSH CA")
 	}
+}
+
+// ciSignSSH has a CI token sign publicKey (authorized_keys form) through the stack's signing
+// role for the git principal, valid for ttl ("2m"), and returns the parsed certificate and its
+// authorized_keys form.
+func ciSignSSH(t *testing.T, ci *api.Client, publicKey, ttl string) (*ssh.Certificate, string) {
+	t.Helper()
+	path := stack.SSHMount + "/sign/" + stack.SSHRole
+	sec, err := ci.Logical().WriteWithContext(context.Background(), path,
+		map[string]any{"public_key": publicKey, "valid_principals": stack.SSHUser, "ttl": ttl})
+	if err != nil {
+		t.Fatalf("CI signing at %s: %v", path, err)
+	}
+	signed, _ := sec.Data["signed_key"].(string)
+	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(signed))
+	if err != nil {
+		t.Fatalf("parsing the certificate: %v", err)
+	}
+	cert, ok := pk.(*ssh.Certificate)
+	if !ok {
+		t.Fatalf("signed_key is a %s, not a certificate", pk.Type())
+	}
+	return cert, signed
 }
 
 // newSSHKey writes a fresh unencrypted ed25519 key to a temp dir: its public key (authorized
@@ -334,12 +347,8 @@ func TestStackSSHGit(t *testing.T) {
 	}
 	ci := ciClient(t, s)
 	signedPub, signedKey := newSSHKey(t)
-	sec, err := ci.Logical().WriteWithContext(ctx, stack.SSHMount+"/sign/"+stack.SSHRole,
-		map[string]any{"public_key": signedPub, "valid_principals": stack.SSHUser, "ttl": "2m"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(signedKey+"-cert.pub", []byte(sec.Data["signed_key"].(string)), 0o644); err != nil {
+	_, signed := ciSignSSH(t, ci, signedPub, "2m")
+	if err := os.WriteFile(signedKey+"-cert.pub", []byte(signed), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, plainKey := newSSHKey(t)
@@ -423,6 +432,7 @@ func TestStackVaultAuditAndTransit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = wc.Auth().Token().RevokeSelfWithContext(ctx, "") }()
 	mount, path, _ := strings.Cut(w.Declared, "/")
 	kv, err := wc.KVv2(mount).Get(ctx, path)
 	if err != nil {
@@ -521,13 +531,16 @@ func TestStackBuildKitMTLS(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		name string
-		opts []bkclient.ClientOpt
-		ok   bool
+		name    string
+		opts    []bkclient.ClientOpt
+		wantErr string // "" means the workers are listed
 	}{
-		{"client certificate", bk.TLSClientOpts(), true},
-		{"no client certificate", []bkclient.ClientOpt{bkclient.WithServerConfig("127.0.0.1", bk.TLSClient.CACert)}, false},
-		{"no TLS", nil, false},
+		{"client certificate", bk.TLSClientOpts(), ""},
+		// Under TLS 1.3 the client learns of the refusal on its first read or write after the
+		// handshake: "certificate required", or a broken pipe if its write comes first. The
+		// raw handshake below pins the reason.
+		{"no client certificate", []bkclient.ClientOpt{bkclient.WithServerConfig("127.0.0.1", bk.TLSClient.CACert)}, "Unavailable"},
+		{"no TLS", nil, "Unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -541,14 +554,38 @@ func TestStackBuildKitMTLS(t *testing.T) {
 					t.Fatal("no workers listed")
 				}
 			}
-			if tc.ok && err != nil {
-				t.Fatalf("listing workers over mTLS: %v", err)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("listing workers over mTLS: %v", err)
+				}
+				return
 			}
-			if !tc.ok && err == nil {
+			if err == nil {
 				t.Fatal("listed workers")
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("refused with %q, want it to mention %q", err, tc.wantErr)
 			}
 		})
 	}
+	t.Run("handshake without a client certificate", func(t *testing.T) {
+		ca, err := os.ReadFile(bk.TLSClient.CACert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ca)
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(bk.TLSAddress, "tcp://"), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatalf("handshake (the server's certificate must verify for 127.0.0.1): %v", err)
+		}
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		if err == nil || !strings.Contains(err.Error(), "certificate required") {
+			t.Errorf("read after the handshake: %v, want the server's \"certificate required\" alert", err)
+		}
+	})
 }
 
 // TestStackGitCloneInBuild: a plain BuildKit build FROM the stack's git image clones the git
@@ -573,17 +610,9 @@ func TestStackGitCloneInBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec, err := ciClient(t, s).Logical().WriteWithContext(ctx, stack.SSHMount+"/sign/"+stack.SSHRole,
-		map[string]any{"public_key": string(ssh.MarshalAuthorizedKey(sp)), "valid_principals": stack.SSHUser, "ttl": "5m"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	certKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(sec.Data["signed_key"].(string)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, _ := ciSignSSH(t, ciClient(t, s), string(ssh.MarshalAuthorizedKey(sp)), "5m")
 	keyring := agent.NewKeyring()
-	if err := keyring.Add(agent.AddedKey{PrivateKey: sk, Certificate: certKey.(*ssh.Certificate), Comment: "vault-signed"}); err != nil {
+	if err := keyring.Add(agent.AddedKey{PrivateKey: sk, Certificate: cert, Comment: "vault-signed"}); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(t.TempDir(), "agent.sock")
@@ -630,8 +659,13 @@ func TestStackGitCloneInBuild(t *testing.T) {
 			if tc.ok && err != nil {
 				t.Fatalf("%v\nprogress:\n%s", err, progress.String())
 			}
-			if !tc.ok && err == nil {
-				t.Fatalf("the clone worked without an agent\nprogress:\n%s", progress.String())
+			if !tc.ok {
+				if err == nil {
+					t.Fatalf("the clone worked without an agent\nprogress:\n%s", progress.String())
+				}
+				if !strings.Contains(progress.String(), "Permission denied (publickey)") {
+					t.Errorf("the clone failed, but not for want of a key:\n%s", progress.String())
+				}
 			}
 		})
 	}

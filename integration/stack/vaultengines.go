@@ -66,7 +66,8 @@ func (v *Vault) configureEngines(ctx context.Context, c *api.Client, kv map[stri
 	if err := sys.MountWithContext(ctx, SSHMount, &api.MountInput{Type: "ssh"}); err != nil {
 		return fmt.Errorf("vault: mounting the SSH secrets engine at %s/: %w", SSHMount, err)
 	}
-	ca, err := c.Logical().WriteWithContext(ctx, SSHMount+"/config/ca", map[string]any{"generate_signing_key": true})
+	// An ed25519 CA: generated at once, where Vault's default (RSA 4096) takes seconds.
+	ca, err := c.Logical().WriteWithContext(ctx, SSHMount+"/config/ca", map[string]any{"generate_signing_key": true, "key_type": "ssh-ed25519"})
 	if err != nil {
 		return fmt.Errorf("vault: generating the SSH CA at %s/config/ca: %w", SSHMount, err)
 	}
