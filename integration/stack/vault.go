@@ -75,9 +75,9 @@ path "transit/export/*" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
 path "auth/token/revoke-self" { capabilities = ["update"] }
 path "auth/token/lookup-self" { capabilities = ["read"] }
-path "ssh/sign/build" { capabilities = ["update"] }
-path "transit/sign/safebuild-verdict" { capabilities = ["update"] }
-path "transit/keys/safebuild-verdict" { capabilities = ["read"] }
+path "` + SSHMount + `/sign/` + SSHRole + `" { capabilities = ["update"] }
+path "transit/sign/` + VerdictKey + `" { capabilities = ["update"] }
+path "transit/keys/` + VerdictKey + `" { capabilities = ["read"] }
 `
 
 // startVault runs the dev server, configures it, writes kv (KV v2 paths under secret/ to their
