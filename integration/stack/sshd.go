@@ -76,14 +76,9 @@ func (s *Stack) SSHD(ctx context.Context) (*SSHD, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w\n(stack logs in %s)", err, s.LogDir)
 	}
-	s.mu.Lock()
-	if s.stopped { // Stop ran meanwhile: it did not see this process
-		s.mu.Unlock()
-		_ = d.proc.stop(5 * time.Second)
-		return nil, errors.New("sshd: the stack was stopped while sshd started")
+	if err := s.adopt(d.proc); err != nil {
+		return nil, err
 	}
-	s.extra = append(s.extra, d.proc)
-	s.mu.Unlock()
 	s.sshd = d
 	return d, nil
 }

@@ -170,6 +170,19 @@ func (s *Stack) stop(keepLogs bool) error {
 	return errors.Join(errs...)
 }
 
+// adopt makes p, started after Start, one of the processes Stop stops. If Stop already ran
+// (it could not see p), p is stopped now and the error says so.
+func (s *Stack) adopt(p *process) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		_ = p.stop(5 * time.Second)
+		return fmt.Errorf("%s: the stack was stopped while it started", p.name)
+	}
+	s.extra = append(s.extra, p)
+	return nil
+}
+
 func (s *Stack) procs() []*process {
 	ps := append([]*process(nil), s.extra...)
 	if s.Vault != nil {
