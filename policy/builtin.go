@@ -30,6 +30,7 @@ func BuildRules() []Rule {
 			Regex:       keyHeader,
 			Keywords:    []string{"-----begin"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"key", "build"},
 			Fallback:    true,
 			Matches: []Sample{
@@ -48,6 +49,7 @@ func BuildRules() []Rule {
 			Regex:       b64Begin + `[A-Za-z0-9+/]{0,120}?` + b64Private + `[A-Za-z0-9+/]{8,}={0,2}`,
 			Keywords:    []string{"LS0tLS1CRUdJ", "LS0tQkVH", "LS0tLUJFR0lO"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"key", "build", "base64"},
 			Matches: []Sample{
 				// base64("-----BEGIN RSA PRIVATE KEY-----\nMIIEow...")
@@ -70,6 +72,7 @@ func BuildRules() []Rule {
 			Regex:       `(?:` + keyHeader + `|PuTTY-User-Key-File-[23]: )`,
 			Keywords:    []string{"-----begin", "putty-user-key-file-"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"key", "build", "path"},
 			Fallback:    true,
 			Matches: []Sample{
@@ -89,6 +92,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{"_authtoken", "_auth", "_password"},
 			Entropy:     2.5,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "npm"},
 			Fallback:    true, // gitleaks' npm-access-token is more specific for npm_ tokens
 			Allowlists:  ph,
@@ -109,6 +113,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{`"auth"`, `"identitytoken"`, `"registrytoken"`},
 			Entropy:     3,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "docker"},
 			Matches: []Sample{
 				{Path: "root/.docker/config.json", Content: `{"auths":{"registry.example.com":{"auth":"ZGVwbG95OlM0cGVyLXNlY3JldC1wYXNzd29yZA=="}}}`},
@@ -127,6 +132,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{"://"},
 			Entropy:     2,
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "url"},
 			Allowlists:  ph,
 			Matches: []Sample{
@@ -148,6 +154,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{"aws_secret_access_key", "aws_session_token"},
 			Entropy:     3.5,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "aws"},
 			Matches: []Sample{
 				{Path: "root/.aws/credentials", Content: "[default]\naws_access_key_id = AKIAQ3EGRTW7LYN5S7DX\naws_secret_access_key = 3kV9tQ2xLm7Pz4Rb8Nc1Wd6Ys0Hf5Ju2Ga7Ke9Mq\n"},
@@ -165,6 +172,7 @@ func BuildRules() []Rule {
 			Regex:       `(?i)\bclient-key-data:[ \t]*["']?([A-Za-z0-9+/]{40,}={0,2})`,
 			Keywords:    []string{"client-key-data"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "kubernetes", "key"},
 			Matches: []Sample{
 				{Path: "root/.kube/config", Content: "users:\n- name: admin\n  user:\n    client-certificate-data: LS0tLS1CRUdJTiBDRVJU\n    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFcEFJQkFBS0NBUUVB\n"},
@@ -181,6 +189,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{"token:"},
 			Entropy:     3.5,
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "kubernetes"},
 			Matches: []Sample{
 				{Path: "root/.kube/config", Content: "users:\n- name: ci\n  user:\n    token: eyJhbGciOiJSUzI1NiIsImtpZCI6IjNkM2U0In0.eyJpc3MiOiJrdWJlcm5ldGVzIn0.Qm9ndXNTaWduYXR1cmVYeVp3\n"},
@@ -199,6 +208,7 @@ func BuildRules() []Rule {
 			Regex:       `(?im)^[ \t]*password[ \t]*[:=][ \t]*(\S{6,})[ \t]*$`,
 			Keywords:    []string{"password"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "python", "path"},
 			Allowlists:  ph,
 			Matches: []Sample{
@@ -216,6 +226,7 @@ func BuildRules() []Rule {
 			Regex:       `(?i)\bmachine[ \t\r\n]{1,10}[^\s]{1,255}[ \t\r\n]{1,10}login[ \t\r\n]{1,10}[^\s]{1,255}[ \t\r\n]{1,10}password[ \t\r\n]{1,10}([^\s]{4,255})`,
 			Keywords:    []string{"machine"},
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "netrc"},
 			Allowlists:  ph,
 			Matches: []Sample{
@@ -234,6 +245,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{"hvs.", "hvb.", "hvr.", "vault_token", "vault-token", "vaulttoken"},
 			Entropy:     3,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "vault"},
 			Fallback:    true,
 			Matches: []Sample{
@@ -254,6 +266,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{"secret", "passwd", "password", "token", "apikey", "api_key", "private_key", "privatekey", "access_key", "accesskey", "credential"},
 			Entropy:     2.5,
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "env", "path"},
 			Fallback:    true,
 			Allowlists:  ph,
@@ -274,6 +287,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{`"private_key"`, `"client_secret"`, `"refresh_token"`},
 			Entropy:     3,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "cloud", "path"},
 			Fallback:    true,
 			Matches: []Sample{

@@ -24,7 +24,7 @@ const maxConfigSize = 16 << 20
 const maxExtendDepth = 2
 
 // fileConfig mirrors the gitleaks TOML format (keys match case-insensitively, as with gitleaks'
-// viper loader), plus safebuild's per-rule "severity".
+// viper loader), plus safebuild's per-rule "severity" and "confidence".
 type fileConfig struct {
 	Title       string
 	Description string
@@ -50,6 +50,7 @@ type fileRule struct {
 	Keywords    []string
 	Tags        []string
 	Severity    string
+	Confidence  string
 	Allowlist   *fileAllowlist // deprecated single form
 	Allowlists  []fileAllowlist
 	Required    []fileRequired
@@ -187,6 +188,13 @@ func translate(fc *fileConfig) (*ruleSet, error) {
 			}
 			r.Severity = s
 		}
+		if fr.Confidence != "" {
+			c, err := ParseConfidence(fr.Confidence)
+			if err != nil {
+				return nil, fmt.Errorf("rule %q: confidence: %w", fr.ID, err)
+			}
+			r.Confidence = c
+		}
 		als := fr.Allowlists
 		if fr.Allowlist != nil {
 			if len(als) > 0 {
@@ -297,6 +305,9 @@ func (set *ruleSet) extend(base *ruleSet, disabled []string) {
 		}
 		if c.Severity != SeverityUnset {
 			b.Severity = c.Severity
+		}
+		if c.Confidence != ConfidenceUnset {
+			b.Confidence = c.Confidence
 		}
 		b.Tags = append(append([]string(nil), b.Tags...), c.Tags...)
 		b.Keywords = append(append([]string(nil), b.Keywords...), c.Keywords...)

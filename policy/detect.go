@@ -705,6 +705,7 @@ func (d *detector) newFinding(r *compiledRule, o Origin, line, col int, match st
 		Line:         line,
 		Column:       col,
 		Severity:     r.Severity,
+		Confidence:   r.Confidence,
 		Tags:         r.Tags,
 		SecretSHA256: h,
 		Fingerprint:  fingerprint(r.ID, o, h),

@@ -236,6 +236,12 @@ func compileRule(r Rule) (*compiledRule, error) {
 	if cr.Severity == SeverityUnset {
 		cr.Severity = SeverityHigh
 	}
+	if r.Confidence < ConfidenceUnset || r.Confidence > ConfidenceHigh {
+		return nil, &RuleError{RuleID: r.ID, Field: "confidence", Value: r.Confidence.String(), Err: errors.New("accepted: low, medium, high")}
+	}
+	if cr.Confidence == ConfidenceUnset {
+		cr.Confidence = defaultConfidence(&r, tree)
+	}
 	kws := make([]string, 0, len(r.Keywords))
 	for i, k := range r.Keywords {
 		if k == "" {
