@@ -71,6 +71,7 @@ type fileAllowlist struct {
 	RegexTarget string
 	Regexes     []string
 	StopWords   []string
+	Filters     []string // safebuild: SecretFilters by name
 	TargetRules []string
 }
 
@@ -238,7 +239,7 @@ func translate(fc *fileConfig) (*ruleSet, error) {
 }
 
 func translateAllowlist(fa fileAllowlist) (Allowlist, error) {
-	a := Allowlist{Description: fa.Description, Paths: fa.Paths, Regexes: fa.Regexes, StopWords: fa.StopWords}
+	a := Allowlist{Description: fa.Description, Paths: fa.Paths, Regexes: fa.Regexes, StopWords: fa.StopWords, Filters: fa.Filters}
 	switch strings.ToUpper(fa.Condition) {
 	case "", "OR", "||":
 	case "AND", "&&":
@@ -259,8 +260,8 @@ func translateAllowlist(fa fileAllowlist) (Allowlist, error) {
 		// Commit allowlists never match outside git history; keep the allowlist inert.
 		a.Regexes = []string{`[^\s\S]`}
 	}
-	if len(a.Paths)+len(a.Regexes)+len(a.StopWords) == 0 {
-		return a, errors.New("an allowlist needs at least one of paths, regexes, stopwords")
+	if len(a.Paths)+len(a.Regexes)+len(a.StopWords)+len(a.Filters) == 0 {
+		return a, errors.New("an allowlist needs at least one of paths, regexes, stopwords, filters")
 	}
 	return a, nil
 }
@@ -361,6 +362,7 @@ func loadDefaults() {
 		set.rules[i].Severity = gitleaksSeverity(set.rules[i])
 		set.rules[i].Tags = append(set.rules[i].Tags, "gitleaks")
 	}
+	refine(set.rules, GitleaksRefinements())
 	set.rules = append(set.rules, BuildRules()...)
 	d.set = set
 	d.rs, d.err = set.compile("default rules")

@@ -132,8 +132,8 @@ const (
 )
 
 // Allowlist suppresses findings. It sits next to the rule it relaxes, or applies to every rule when
-// it is one of a Ruleset's global allowlists. An allowlist must set at least one of Paths, Regexes
-// or StopWords.
+// it is one of a Ruleset's global allowlists. An allowlist must set at least one of Paths, Regexes,
+// StopWords or Filters.
 type Allowlist struct {
 	// Description says why the allowlist exists.
 	Description string
@@ -148,6 +148,9 @@ type Allowlist struct {
 	RegexTarget Target
 	// StopWords suppress a finding whose secret contains one of them (case-insensitive).
 	StopWords []string
+	// Filters name SecretFilters ("identifier", "base64-text") that suppress a finding whose
+	// secret they match: tests a regex cannot express. A safebuild extension to gitleaks' format.
+	Filters []string
 }
 
 // Requirement is one rule a composite rule needs near its finding.
