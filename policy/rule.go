@@ -55,6 +55,10 @@ const (
 	ConfidenceHigh              // a provider format with a fixed prefix or checksum, key material, a canary, verified structure
 )
 
+// GateConfidence is the least confidence of a finding that refuses a build by default: medium
+// (keyword + entropy and above). Low findings (a path or a name alone) are reported, not refused.
+const GateConfidence = ConfidenceMedium
+
 var confidenceNames = [...]string{"", "low", "medium", "high"}
 
 // String returns the lower-case name of c ("low", "medium", "high"); "" when unset.

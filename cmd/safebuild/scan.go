@@ -162,7 +162,11 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		return fmt.Errorf("scan incomplete: %w", scanErr)
 	}
 	if n := countAtLeast(findings, minConf); n > 0 && o.image.exitCode != 0 {
-		return &exitError{code: o.image.exitCode, err: fmt.Errorf("%d findings of confidence %s or more", n, minConf)}
+		msg := fmt.Sprintf("%d findings", n)
+		if minConf > policy.ConfidenceLow {
+			msg += fmt.Sprintf(" of confidence %s or more", minConf)
+		}
+		return &exitError{code: o.image.exitCode, err: errors.New(msg)}
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func (e *RefusedError) Error() string {
 // DefaultMinConfidence is the least confidence of a finding that refuses a build: medium
 // (keyword + entropy and above); low findings (a path or a name alone) are reported, not
 // refused. Canaries and incomplete-scan findings are always high.
-const DefaultMinConfidence = policy.ConfidenceMedium
+const DefaultMinConfidence = policy.GateConfidence
 
 // ScanGate returns the gate `safebuild build` uses: every image in the layout is scanned with
 // the engine's rules plus, as canaries, the secret values the build was served (canaries is

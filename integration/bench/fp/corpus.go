@@ -160,6 +160,9 @@ func (p *pinned) fetchNPM(ctx context.Context, root, dir string, log io.Writer) 
 			return err
 		}
 	}
+	if err := need(ctx, log, "npm", "npm"); err != nil {
+		return err
+	}
 	if err := runIn(ctx, work, log, "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"); err != nil {
 		return err
 	}
@@ -293,6 +296,22 @@ func stripLinks(root string) error {
 		}
 		return nil
 	})
+}
+
+// need installs Debian's package pkg when bin is not on PATH (the benchmark runs as root, as
+// `make test` does).
+func need(ctx context.Context, log io.Writer, bin, pkg string) error {
+	if _, err := exec.LookPath(bin); err == nil {
+		return nil
+	}
+	fmt.Fprintf(log, "installing %s (apt-get install %s)\n", bin, pkg)
+	if err := runIn(ctx, "", log, "apt-get", "install", "-y", "-q", pkg); err != nil {
+		if uerr := runIn(ctx, "", log, "apt-get", "update", "-q"); uerr != nil {
+			return uerr
+		}
+		return runIn(ctx, "", log, "apt-get", "install", "-y", "-q", pkg)
+	}
+	return nil
 }
 
 // runIn runs a command in dir with its output on log; the error names the command.
