@@ -72,15 +72,19 @@ func relTo(root, p string) string {
 // Verdicts say, for findings at known places, whether they are secrets a scanner should report
 // (key material and credentials shipped as test fixtures: "true") or false alarms ("false").
 type verdict struct {
-	pattern string // a path glob (path.Match), or a directory prefix ending in "/"
+	rule    string // a rule ID, or "*": any
+	pattern string // a path glob (path.Match), a directory prefix ending in "/", or "*": any
 	line    int    // 0: any line
 	real    bool
 	note    string
 }
 
 func (v verdict) matches(f finding) bool {
-	if v.line != 0 && v.line != f.Line {
+	if v.line != 0 && v.line != f.Line || v.rule != "*" && v.rule != f.Rule {
 		return false
+	}
+	if v.pattern == "*" {
+		return true
 	}
 	if strings.HasSuffix(v.pattern, "/") {
 		return strings.HasPrefix(f.Path, v.pattern)
@@ -89,7 +93,8 @@ func (v verdict) matches(f finding) bool {
 	return ok
 }
 
-// parseVerdicts reads lines of "true|false<TAB>PATH[:LINE]<TAB>note"; # starts a comment.
+// parseVerdicts reads lines of "true|false<TAB>RULE<TAB>PATH[:LINE]<TAB>note"; # starts a
+// comment. The first verdict that matches a finding judges it.
 func parseVerdicts(r io.Reader, name string) ([]verdict, error) {
 	var out []verdict
 	sc := bufio.NewScanner(r)
@@ -98,11 +103,11 @@ func parseVerdicts(r io.Reader, name string) ([]verdict, error) {
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fields := strings.SplitN(line, "\t", 3)
-		if len(fields) < 3 || strings.TrimSpace(fields[2]) == "" {
-			return nil, fmt.Errorf("%s:%d: want VERDICT<TAB>PATH[:LINE]<TAB>NOTE", name, n)
+		fields := strings.SplitN(line, "\t", 4)
+		if len(fields) < 4 || strings.TrimSpace(fields[3]) == "" || fields[1] == "" || fields[2] == "" {
+			return nil, fmt.Errorf("%s:%d: want VERDICT<TAB>RULE<TAB>PATH[:LINE]<TAB>NOTE", name, n)
 		}
-		v := verdict{pattern: fields[1], note: fields[2]}
+		v := verdict{rule: fields[1], pattern: fields[2], note: fields[3]}
 		switch fields[0] {
 		case "true":
 			v.real = true

@@ -38,7 +38,7 @@ func TestLoadReports(t *testing.T) {
 }
 
 func TestVerdicts(t *testing.T) {
-	vs, err := parseVerdicts(strings.NewReader("# c\ntrue\tgomod/x/testdata/\ttest keys\nfalse\tnpm/*/README.md:3\tdocs\n"), "classified.tsv")
+	vs, err := parseVerdicts(strings.NewReader("# c\ntrue\tprivate-key\tgomod/x/testdata/\ttest keys\nfalse\t*\tnpm/*/README.md:3\tdocs\nfalse\tjwt\t*\texamples\n"), "classified.tsv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +46,12 @@ func TestVerdicts(t *testing.T) {
 		f    finding
 		want string
 	}{
-		{finding{Path: "gomod/x/testdata/a/key.pem", Line: 1}, "true"},
-		{finding{Path: "npm/pg/README.md", Line: 3}, "false"},
-		{finding{Path: "npm/pg/README.md", Line: 4}, "none"},
-		{finding{Path: "npm/pg/lib/README.md", Line: 3}, "none"}, // * does not cross /
+		{finding{Rule: "private-key", Path: "gomod/x/testdata/a/key.pem", Line: 1}, "true"},
+		{finding{Rule: "generic-api-key", Path: "gomod/x/testdata/a/key.pem", Line: 1}, "none"},
+		{finding{Rule: "url-credentials", Path: "npm/pg/README.md", Line: 3}, "false"},
+		{finding{Rule: "url-credentials", Path: "npm/pg/README.md", Line: 4}, "none"},
+		{finding{Rule: "url-credentials", Path: "npm/pg/lib/README.md", Line: 3}, "none"}, // * does not cross /
+		{finding{Rule: "jwt", Path: "anything/at/all.js", Line: 9}, "false"},
 	} {
 		got := "none"
 		if v := judge(vs, tc.f); v != nil {
@@ -59,7 +61,7 @@ func TestVerdicts(t *testing.T) {
 			t.Errorf("%+v: %s, want %s", tc.f, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"maybe\tx\tnote\n", "true\tx\n", "true\tx:0\tnote\n", "true\t[\tnote\n"} {
+	for _, bad := range []string{"maybe\t*\tx\tnote\n", "true\t*\tx\n", "true\t*\tx:0\tnote\n", "true\t*\t[\tnote\n", "true\tx\tnote\n"} {
 		if _, err := parseVerdicts(strings.NewReader(bad), "c.tsv"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -69,7 +71,7 @@ func TestVerdicts(t *testing.T) {
 func TestSummarise(t *testing.T) {
 	gl := []finding{{Rule: "generic-api-key", Path: "npm/a/x.js", Line: 1}, {Rule: "private-key", Path: "gomod/m/testdata/k.pem", Line: 1}}
 	sb := []finding{{Rule: "private-key", Path: "gomod/m/testdata/k.pem", Line: 1, Confidence: "high"}}
-	vs := []verdict{{pattern: "gomod/m/testdata/", real: true, note: "test key"}, {pattern: "npm/a/x.js", note: "code"}}
+	vs := []verdict{{rule: "*", pattern: "gomod/m/testdata/", real: true, note: "test key"}, {rule: "generic-api-key", pattern: "npm/a/x.js", note: "code"}}
 	var out strings.Builder
 	summarise(&out, gl, sb, vs)
 	for _, want := range []string{"ratio: safebuild reports 0.50x gitleaks' findings on the same bytes (1 / 2)",
