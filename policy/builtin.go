@@ -9,10 +9,11 @@ package policy
 const keyHeader = `-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----`
 
 // keyMaterial is what must follow keyHeader for a key to be there: line breaks (raw, or escaped
-// as in JSON and YAML strings), optional PEM headers (Proc-Type, DEK-Info, Version), then a
+// as in JSON and YAML strings) and the indentation or quote marks of an embedded key (YAML
+// blocks, "> " in transcripts, "# " in comments), optional PEM headers (Proc-Type, DEK-Info, Version), then a
 // base64 run of 16 or more characters, or base64 lines up to the END line. A header alone is a
 // string in code or documentation.
-const keyMaterial = `(?:\s|\\[rn]){1,8}(?:[A-Za-z][\w-]{0,30}: [^\n\\]{0,100}(?:\s|\\[rn]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16}|(?:[A-Za-z0-9+/=]{1,64}(?:\s|\\[rn]){1,4}){1,8}-----END)`
+const keyMaterial = `(?:[\s>#]|\\[rn]){1,40}(?:[A-Za-z][\w-]{0,30}: [^\n\\]{0,100}(?:[\s>#]|\\[rn]){1,40}){0,4}(?:[A-Za-z0-9+/=]{16}|(?:[A-Za-z0-9+/=]{1,64}(?:[\s>#]|\\[rn]){1,40}){1,8}-----END)`
 
 // b64Begin is "-----BEGIN" and b64Private is "PRIVATE KEY", base64-encoded at each of the three
 // byte offsets a base64 stream can start at (only the characters that do not depend on the
@@ -67,6 +68,9 @@ func BuildRules() []Rule {
 				{Content: "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----"},
 				// escaped newlines, as in JSON and YAML strings
 				{Content: `"key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"`},
+				// indented in a YAML block, and quoted in a transcript
+				{Content: "tls:\n  key: |\n            -----BEGIN PRIVATE KEY-----\n            MIIEvgIBADANBgkqhkiG9w0B\n"},
+				{Content: "  $ cat key.pem\n  > -----BEGIN EC PRIVATE KEY-----\n  > MIGkAgEBBDDvoj/bM1HokUjY\n"},
 			},
 			NonMatches: []Sample{
 				{Content: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"},

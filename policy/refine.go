@@ -27,6 +27,24 @@ const testPaths = `(?i)(?:^|/)(?:testdata|tests?|__tests__|spec|fixtures?)/|_tes
 // GitleaksRefinements returns the refinements DefaultRules applies to gitleaks' rules.
 func GitleaksRefinements() []Refinement {
 	return []Refinement{{
+		RuleID: "private-key",
+		Allowlists: []Allowlist{{
+			Description: "code and documentation, not a key: a second header inside the match (code that tells key formats apart), or a placeholder body (<your private key data>, <base64-encoded …>)",
+			RegexTarget: TargetMatch,
+			Regexes: []string{
+				`-----BEGIN[\s\S]*-----BEGIN`,
+				`(?i)<[^<>\n]{0,40}\b(?:your|private[ _-]?key|base64|key[ _-]?data)\b[^<>\n]{0,40}>`,
+			},
+		}},
+		Matches: []Sample{
+			{Content: "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0\n-----END RSA PRIVATE KEY-----"},
+		},
+		NonMatches: []Sample{
+			{Content: "if header == '-----BEGIN OPENSSH PRIVATE KEY-----':\n        return 'SSH'\n    elif header == '-----BEGIN PRIVATE KEY-----':\n        return 'PKCS8'\n    elif header == '-----BEGIN RSA PRIVATE KEY-----':\n"},
+			{Content: "#   private_key: |\n      #     -----BEGIN EC PRIVATE KEY-----\n      #     <your private key data>\n      #     -----END EC PRIVATE KEY-----\n"},
+			{Content: "var header = '-----BEGIN PRIVATE KEY-----';\nout = '-----BEGIN RSA PRIVATE KEY-----\\r\\n' + body + '-----END RSA PRIVATE KEY-----\\r\\n';\n"},
+		},
+	}, {
 		RuleID: "generic-api-key",
 		Allowlists: []Allowlist{
 			{
