@@ -26,6 +26,10 @@ type Options struct {
 	Allow map[string]bool
 	// DryRun scans and reports but never writes to the destination.
 	DryRun bool
+	// MinConfidence is the least confidence of a finding that blocks the promotion; findings
+	// below it are reported in Result.Below and do not block. The zero value blocks on every
+	// finding (as policy.ConfidenceLow).
+	MinConfidence policy.Confidence
 	// Keychain authenticates to both registries; nil means the docker config and credential
 	// helpers (authn.DefaultKeychain).
 	Keychain authn.Keychain
@@ -43,7 +47,9 @@ type Result struct {
 	Destination string
 	// Findings are what blocked the promotion, sorted; empty when it passed.
 	Findings []policy.Finding
-	Stats    policy.Stats
+	// Below are findings under Options.MinConfidence: reported, not blocking; sorted.
+	Below []policy.Finding
+	Stats policy.Stats
 	// Promoted is true when the destination now holds Digest.
 	Promoted bool
 }
@@ -81,8 +87,12 @@ func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options
 	defer set.Close()
 	for _, img := range set.Images {
 		st, err := imagescan.Scan(ctx, sc, img, o.Scan, func(f policy.Finding) error {
-			if !o.Allow[f.Fingerprint] {
+			switch {
+			case o.Allow[f.Fingerprint]:
+			case f.Confidence.AtLeast(o.MinConfidence):
 				res.Findings = append(res.Findings, f)
+			default:
+				res.Below = append(res.Below, f)
 			}
 			return nil
 		})
@@ -93,6 +103,7 @@ func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options
 		}
 	}
 	imagescan.Sort(res.Findings)
+	imagescan.Sort(res.Below)
 	if len(res.Findings) > 0 || o.DryRun {
 		return res, nil
 	}
