@@ -152,7 +152,8 @@ func (e *LayersRefusedError) Error() string {
 }
 
 // scanBuilt scans every layer the build made (the diff of each step against its parent) and the
-// image config, and returns a *LayersRefusedError when anything is found.
+// image config, and returns a *LayersRefusedError when anything of policy.GateConfidence or more
+// is found (as `safebuild build`'s gate at its default --min-confidence).
 func scanBuilt(ctx context.Context, c gwclient.Client, ref gwclient.Reference, img *dockerspec.DockerOCIImage, sc *policy.Scanner) error {
 	var findings []LayerFinding
 	if img != nil {
@@ -209,8 +210,14 @@ func scanBuilt(ctx context.Context, c gwclient.Client, ref gwclient.Reference, i
 			return fmt.Errorf("scanning %s: %w", s.name, err)
 		}
 	}
-	if len(findings) > 0 {
-		return &LayersRefusedError{Findings: findings}
+	refusing := findings[:0]
+	for _, f := range findings {
+		if f.Confidence.AtLeast(policy.GateConfidence) {
+			refusing = append(refusing, f)
+		}
+	}
+	if len(refusing) > 0 {
+		return &LayersRefusedError{Findings: refusing}
 	}
 	return nil
 }

@@ -204,7 +204,7 @@ func (a *compiledAllowlist) pathOnlySkip(path, lower string) bool {
 	if a.paths == nil || path == "" {
 		return false
 	}
-	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil) {
+	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil || a.filters != nil) {
 		return false
 	}
 	return a.paths.matchPath(path, lower)
@@ -522,6 +522,7 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool
 	}
 	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
 	stopOK := a.stop != nil && len(secret) > 0 && a.stop.contains(secret)
+	filterOK := a.filtered(secret)
 	if a.cond == ConditionAnd {
 		if a.paths != nil && !a.paths.matchPath(path, strings.ToLower(path)) {
 			return false
@@ -532,9 +533,22 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool
 		if a.stop != nil && !stopOK {
 			return false
 		}
+		if a.filters != nil && !filterOK {
+			return false
+		}
 		return true
 	}
-	return regexOK || stopOK
+	return regexOK || stopOK || filterOK
+}
+
+// filtered reports whether one of the allowlist's SecretFilters matches secret.
+func (a *compiledAllowlist) filtered(secret []byte) bool {
+	for _, f := range a.filters {
+		if len(secret) > 0 && f(secret) {
+			return true
+		}
+	}
+	return false
 }
 
 // report places the candidates (see place), applies composite rules, drops fallback candidates
@@ -705,6 +719,7 @@ func (d *detector) newFinding(r *compiledRule, o Origin, line, col int, match st
 		Line:         line,
 		Column:       col,
 		Severity:     r.Severity,
+		Confidence:   r.Confidence,
 		Tags:         r.Tags,
 		SecretSHA256: h,
 		Fingerprint:  fingerprint(r.ID, o, h),

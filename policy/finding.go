@@ -28,6 +28,9 @@ type Finding struct {
 	Entropy float64
 	// Severity ranks the finding.
 	Severity Severity
+	// Confidence grades how likely the finding is a real credential: the rule's (see
+	// Rule.Confidence); ConfidenceHigh for canaries. Unset counts as ConfidenceHigh.
+	Confidence Confidence
 	// Tags are the rule's tags.
 	Tags []string
 	// Fingerprint is stable across runs: a hash over rule, origin, path and the secret's hash.

@@ -38,7 +38,8 @@ promotion too: what was not read is never copied.
 
 Both are registry references (host/repo:tag or host/repo@sha256:…; a "registry:" prefix is
 accepted); credentials come from the docker config and credential helpers. --baseline accepts
-known findings by fingerprint, as for scan.
+known findings by fingerprint, as for scan. --min-confidence (default low: every finding)
+sets the least confidence of a finding that refuses; lower ones are reported only.
 
 Exit status: 0 promoted (or clean, with --dry-run), 1 refused: findings, 2 error or refused:
 scan incomplete (the report lists what could not be read).`,
@@ -60,11 +61,16 @@ scan incomplete (the report lists what could not be read).`,
 	f.IntVar(&s.image.archiveDepth, "max-archive-depth", 3, "open archives inside layers (jar, zip, tar.gz, …) this deep; 0: off")
 	f.Int64Var(&s.image.archiveBytes, "max-archive-bytes", 1<<30, "decompress at most this many bytes from one archive in a layer; past it the archive is reported as incomplete-scan")
 	f.BoolVar(&o.dryRun, "dry-run", false, "scan and report, but do not copy")
+	f.StringVar(&s.minConfidence, "min-confidence", "low", "least confidence of a finding that refuses the promotion: low, medium, high (lower ones are reported only)")
 	return cmd
 }
 
 func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions, src, dst string) error {
 	s := &o.scan
+	minConf, err := policy.ParseConfidence(s.minConfidence)
+	if err != nil {
+		return fmt.Errorf("--min-confidence: %w", err)
+	}
 	w, err := report.New(s.format)
 	if err != nil {
 		return err
@@ -91,7 +97,7 @@ func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions
 		return err
 	}
 	defer sc.Close()
-	po := promote.Options{Allow: allow, DryRun: o.dryRun,
+	po := promote.Options{Allow: allow, DryRun: o.dryRun, MinConfidence: minConf,
 		Scan: imagescan.Options{Archives: archive.Options{MaxDepth: s.image.archiveDepth, MaxBytes: s.image.archiveBytes}}}
 	if s.image.archiveDepth <= 0 {
 		po.Scan.Archives.MaxDepth = -1
@@ -100,7 +106,8 @@ func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions
 	if err != nil {
 		return err
 	}
-	if err := writeReport(stdout, s, w, &report.Report{Findings: res.Findings, Stats: res.Stats, Errors: res.Errors, Notices: res.Notices}); err != nil {
+	reported := append(append([]policy.Finding(nil), res.Findings...), res.Below...)
+	if err := writeReport(stdout, s, w, &report.Report{Findings: reported, Stats: res.Stats, Errors: res.Errors, Notices: res.Notices}); err != nil {
 		return err
 	}
 	switch {

@@ -27,7 +27,10 @@ type scanOptions struct {
 	scanBinary  bool
 	jobs        int
 	decodeDepth int
-	image       imageScanFlags
+	// minConfidence is the least confidence of a finding that sets the exit status (scan) or
+	// refuses (promote); lower ones are reported only.
+	minConfidence string
+	image         imageScanFlags
 }
 
 func newScanCmd() *cobra.Command {
@@ -56,7 +59,13 @@ A .gitleaksignore file in PATH (a directory) or a --baseline suppresses findings
 fingerprint. Secrets are redacted; --no-redact prints them only together with --show-secrets.
 The JSON report is a documented contract (policy/README.md): its field names do not change.
 
-Exit status: 0 no findings, 1 findings (or --exit-code), 2 error or scan incomplete.`,
+Every finding carries a confidence (high: a provider format with a fixed prefix, key material,
+a canary; medium: a keyword and a value with entropy; low: a path or a name alone); the text
+report groups by it. --min-confidence sets which findings count for the exit status (default
+low: all of them); every finding is reported.
+
+Exit status: 0 no findings (of --min-confidence or more), 1 findings (or --exit-code), 2 error
+or scan incomplete.`,
 		Example: `  safebuild scan .
   safebuild scan --format sarif --output scan.sarif ./build-context
   safebuild scan --config .gitleaks.toml --format json dist/
@@ -77,6 +86,7 @@ Exit status: 0 no findings, 1 findings (or --exit-code), 2 error or scan incompl
 	f.BoolVar(&o.scanBinary, "scan-binary", false, "run the rules over binary files too")
 	f.IntVar(&o.jobs, "jobs", 0, "files scanned in parallel (default: number of CPUs)")
 	f.IntVar(&o.decodeDepth, "max-decode-depth", 5, "decode base64/hex/percent/unicode-escaped runs and rescan them up to this depth (0: off)")
+	f.StringVar(&o.minConfidence, "min-confidence", "low", "least confidence of a finding that sets the exit status: low, medium, high (every finding is reported)")
 	o.image.AddFlags(f)
 	return cmd
 }
@@ -87,6 +97,10 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 	}
 	if o.noRedact && o.image.cacheDir != "" {
 		return errors.New("--cache-dir with --no-redact would write raw secrets to disk; use one or the other")
+	}
+	minConf, err := policy.ParseConfidence(o.minConfidence)
+	if err != nil {
+		return fmt.Errorf("--min-confidence: %w", err)
 	}
 	ref, isImage, err := scanTarget(path)
 	if err != nil {
@@ -160,10 +174,25 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 	if !res.Complete() {
 		return incomplete(res.Errors, len(findings))
 	}
-	if len(findings) > 0 && o.image.exitCode != 0 {
-		return &exitError{code: o.image.exitCode, err: fmt.Errorf("%d findings", len(findings))}
+	if n := countAtLeast(findings, minConf); n > 0 && o.image.exitCode != 0 {
+		msg := fmt.Sprintf("%d findings", n)
+		if minConf > policy.ConfidenceLow {
+			msg += fmt.Sprintf(" of confidence %s or more", minConf)
+		}
+		return &exitError{code: o.image.exitCode, err: errors.New(msg)}
 	}
 	return nil
+}
+
+// countAtLeast counts the findings of confidence min or more.
+func countAtLeast(fs []policy.Finding, min policy.Confidence) int {
+	n := 0
+	for _, f := range fs {
+		if f.Confidence.AtLeast(min) {
+			n++
+		}
+	}
+	return n
 }
 
 // writeReport writes r to --output, or to stdout.

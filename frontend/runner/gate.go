@@ -27,12 +27,21 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("build refused: %d secret(s) found in %s; nothing was exported", len(e.Findings), where)
 }
 
+// DefaultMinConfidence is the least confidence of a finding that refuses a build: medium
+// (keyword + entropy and above); low findings (a path or a name alone) are reported, not
+// refused. Canaries and incomplete-scan findings are always high.
+const DefaultMinConfidence = policy.GateConfidence
+
 // ScanGate returns the gate `safebuild build` uses: every image and attestation in the layout is
 // scanned (imagescan.ScanSet) with the engine's rules plus, as canaries, the secret values the
-// build was served (canaries is called when the gate runs, after the build); findings are
-// written to out as text. A part it could not read fails the gate too: it never vouches for
-// bytes it did not scan.
-func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Option) Gate {
+// build was served (canaries is called when the gate runs, after the build). A finding of min
+// confidence or more refuses the build (the zero value: DefaultMinConfidence); findings are
+// written to out as text, those below min under a note that they did not refuse it. A part it
+// could not read fails the gate too: it never vouches for bytes it did not scan.
+func ScanGate(min policy.Confidence, canaries func() []policy.Canary, out io.Writer, opts ...policy.Option) Gate {
+	if min == policy.ConfidenceUnset {
+		min = DefaultMinConfidence
+	}
 	return func(ctx context.Context, dir string) error {
 		var cs []policy.Canary
 		if canaries != nil {
@@ -73,6 +82,21 @@ func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Opt
 		if err != nil {
 			return fmt.Errorf("scanning the built image: %w", err)
 		}
+		var refusing, below []policy.Finding
+		for _, f := range findings {
+			if f.Confidence.AtLeast(min) {
+				refusing = append(refusing, f)
+			} else {
+				below = append(below, f)
+			}
+		}
+		if len(below) > 0 && out != nil {
+			fmt.Fprintf(out, "\nsafebuild: %d finding(s) below --min-confidence %s, not refused:\n", len(below), min)
+			if err := (report.Text{}).Write(out, &report.Report{Findings: below, Stats: res.Stats}); err != nil {
+				return err
+			}
+		}
+		findings = refusing
 		if len(findings) == 0 && res.Complete() {
 			return nil
 		}

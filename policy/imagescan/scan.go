@@ -505,7 +505,7 @@ func ScanFile(ctx context.Context, sc *policy.Scanner, origin policy.Origin, r i
 	incomplete := func(p, why string) error {
 		o := origin
 		o.Path = p
-		return emit(policy.Finding{RuleID: RuleIncomplete, Description: why, Severity: policy.SeverityHigh, Origin: o})
+		return emit(policy.Finding{RuleID: RuleIncomplete, Description: why, Severity: policy.SeverityHigh, Confidence: policy.ConfidenceHigh, Origin: o})
 	}
 	var le *archive.LimitError
 	switch {

@@ -26,6 +26,10 @@ type Options struct {
 	Allow map[string]bool
 	// DryRun scans and reports but never writes to the destination.
 	DryRun bool
+	// MinConfidence is the least confidence of a finding that blocks the promotion; findings
+	// below it are reported in Result.Below and do not block. The zero value blocks on every
+	// finding (as policy.ConfidenceLow).
+	MinConfidence policy.Confidence
 	// Keychain authenticates to both registries; nil means the docker config and credential
 	// helpers (authn.DefaultKeychain).
 	Keychain authn.Keychain
@@ -43,6 +47,8 @@ type Result struct {
 	Destination string
 	// Findings are what blocked the promotion, sorted; empty when it passed.
 	Findings []policy.Finding
+	// Below are findings under Options.MinConfidence: reported, not blocking; sorted.
+	Below []policy.Finding
 	// Errors are the parts that could not be scanned (a corrupt layer, a blob or manifest the
 	// registry does not serve): they block the promotion too, since what was not read cannot
 	// be vouched for. Notices are what was skipped by design (opaque binary artifact blobs).
@@ -88,8 +94,12 @@ func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options
 	so := o.Scan
 	so.RequireAll = true
 	sres, err := imagescan.ScanSet(ctx, sc, set, so, func(f policy.Finding) error {
-		if !o.Allow[f.Fingerprint] {
+		switch {
+		case o.Allow[f.Fingerprint]:
+		case f.Confidence.AtLeast(o.MinConfidence):
 			res.Findings = append(res.Findings, f)
+		default:
+			res.Below = append(res.Below, f)
 		}
 		return nil
 	})

@@ -121,6 +121,22 @@ func TestPromote(t *testing.T) {
 			t.Fatalf("with the findings allowed: %+v, %v", res, err)
 		}
 	})
+	t.Run("--min-confidence: a low finding blocks only at low", func(t *testing.T) {
+		p12 := testimage.Image(t, []string{"PATH=/bin"}, map[string]string{"app/certs/client.p12": "\x30\x82not really"})
+		push(t, reg+"/staging/app:p12", p12)
+		res, err := Promote(ctx, scanner(t), reg+"/staging/app:p12", reg+"/prod/app:p12", Options{})
+		if err != nil || res.Promoted || len(res.Findings) != 1 || res.Findings[0].Confidence != policy.ConfidenceLow {
+			t.Fatalf("default (every finding blocks): %+v, %v", res, err)
+		}
+		res, err = Promote(ctx, scanner(t), reg+"/staging/app:p12", reg+"/prod/app:p12", Options{MinConfidence: policy.ConfidenceMedium})
+		if err != nil || !res.Promoted || len(res.Findings) != 0 || len(res.Below) != 1 {
+			t.Fatalf("at medium the low finding is reported, not blocking: %+v, %v", res, err)
+		}
+		res, err = Promote(ctx, scanner(t), reg+"/staging/app:env", reg+"/prod/app:env-high", Options{MinConfidence: policy.ConfidenceHigh})
+		if err != nil || res.Promoted || len(res.Findings) == 0 {
+			t.Fatalf("a high finding blocks at high: %+v, %v", res, err)
+		}
+	})
 	t.Run("dry run writes nothing", func(t *testing.T) {
 		res, err := Promote(ctx, scanner(t), reg+"/staging/app:clean", reg+"/prod/app:dry", Options{DryRun: true})
 		if err != nil || res.Promoted {

@@ -11,7 +11,7 @@ import (
 // JSON writes the machine contract documented in the README:
 //
 //	{"findings":[{"rule_id","description","origin","path","line","column","fingerprint",
-//	  "redacted","entropy","severity"}],"stats":{"files","bytes","skipped","duration_ms"}}
+//	  "redacted","entropy","severity","confidence"}],"stats":{"files","bytes","skipped","duration_ms"}}
 //
 // Field names are fixed; other tools read them. "secret" is added only with ShowSecrets. Image
 // scans add "image", "platform" (for an index) and "layer":
@@ -37,6 +37,7 @@ type jsonFinding struct {
 	Redacted    string  `json:"redacted"`
 	Entropy     float64 `json:"entropy"`
 	Severity    string  `json:"severity"`
+	Confidence  string  `json:"confidence"`
 	Secret      string  `json:"secret,omitempty"`
 	// Composite rules only: where the rules it requires matched.
 	Required []policy.RequiredFinding `json:"required,omitempty"`
@@ -85,7 +86,8 @@ func (JSON) Write(w io.Writer, r *Report) error {
 		jf := jsonFinding{
 			RuleID: f.RuleID, Description: f.Description, Origin: f.Origin.String(), Path: f.Origin.Path,
 			Line: f.Line, Column: f.Column, Fingerprint: f.Fingerprint, Redacted: f.Redacted,
-			Entropy: math.Round(f.Entropy*1000) / 1000, Severity: f.Severity.String(), Required: f.Required,
+			Entropy: math.Round(f.Entropy*1000) / 1000, Severity: f.Severity.String(), Confidence: confidence(f),
+			Required: f.Required,
 		}
 		if r.ShowSecrets {
 			jf.Secret = f.Secret

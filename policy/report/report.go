@@ -60,3 +60,10 @@ func ruleSummaries(fs []policy.Finding) []policy.Finding {
 	sort.Slice(out, func(i, j int) bool { return out[i].RuleID < out[j].RuleID })
 	return out
 }
+
+// confidence names f's confidence: "high", "medium" or "low" (an ungraded finding counts as
+// high, as policy.Confidence.AtLeast counts it).
+func confidence(f policy.Finding) string {
+	b, _ := f.Confidence.MarshalText()
+	return string(b)
+}

@@ -9,7 +9,9 @@ import (
 )
 
 // SARIF writes a SARIF 2.1.0 log with one run. Each result carries the redacted excerpt as its
-// snippet and the finding's fingerprint as a partial fingerprint ("safebuild/v1").
+// snippet, the finding's fingerprint as a partial fingerprint ("safebuild/v1") and its
+// confidence as a property; each rule carries its confidence as "precision" (GitHub code
+// scanning's property) and "confidence".
 type SARIF struct{}
 
 var _ Writer = SARIF{}
@@ -69,9 +71,18 @@ type sarifRuleLevel struct {
 	Level string `json:"level"`
 }
 
+// sarifRuleProps are a rule's properties; precision is GitHub code scanning's name for how
+// often the rule's results are true (very-high, high, medium, low), here the rule's confidence.
 type sarifRuleProps struct {
-	Tags     []string `json:"tags,omitempty"`
-	Severity string   `json:"severity"`
+	Tags       []string `json:"tags,omitempty"`
+	Severity   string   `json:"severity"`
+	Precision  string   `json:"precision"`
+	Confidence string   `json:"confidence"`
+}
+
+// sarifResultProps carry the finding's confidence.
+type sarifResultProps struct {
+	Confidence string `json:"confidence"`
 }
 
 type sarifResult struct {
@@ -81,6 +92,7 @@ type sarifResult struct {
 	Locations           []sarifLocation   `json:"locations"`
 	RelatedLocations    []sarifRelated    `json:"relatedLocations,omitempty"`
 	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Properties          sarifResultProps  `json:"properties"`
 }
 
 // sarifRelated is where a composite rule's required rule matched.
@@ -146,7 +158,8 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
 			ID: f.RuleID, ShortDescription: sarifText{desc}, Help: sarifText{desc + " " + ruleHelp},
 			DefaultConfig: sarifRuleLevel{sarifLevel(f.Severity)},
-			Properties:    sarifRuleProps{Tags: f.Tags, Severity: f.Severity.String()},
+			Properties: sarifRuleProps{Tags: f.Tags, Severity: f.Severity.String(),
+				Precision: confidence(f), Confidence: confidence(f)},
 		})
 	}
 	for _, f := range r.Findings {
@@ -165,6 +178,7 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 			RuleID: f.RuleID, Level: sarifLevel(f.Severity), Message: sarifText{f.Description},
 			Locations:           []sarifLocation{loc},
 			PartialFingerprints: map[string]string{"safebuild/v1": f.Fingerprint},
+			Properties:          sarifResultProps{Confidence: confidence(f)},
 		}
 		for i, q := range f.Required {
 			res.RelatedLocations = append(res.RelatedLocations, sarifRelated{
