@@ -37,6 +37,12 @@ func layoutWith(t *testing.T, files map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return layoutOf(t, img)
+}
+
+// layoutOf writes img as an OCI layout in a new directory.
+func layoutOf(t *testing.T, img v1.Image) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "oci")
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
@@ -104,15 +110,7 @@ func gateLayout(t *testing.T, layers ...v1.Layer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return layoutOf(t, img)
 }
 
 // TestScanGate: the gate passes a clean image, refuses one with a canary in a layer, and fails
