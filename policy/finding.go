@@ -45,6 +45,9 @@ type Finding struct {
 	Image, Platform string
 	// Layer locates a finding in an image layer; nil for files and for image config findings.
 	Layer *Layer
+	// Artifact locates a finding in an attestation or other artifact of an image index; nil
+	// for everything else.
+	Artifact *Artifact
 	// Required lists, for a composite rule's finding, the findings of the rules it requires
 	// that were found near it. They carry no secret.
 	Required []RequiredFinding

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/imagescan"
 	"github.com/safebuild/safebuild/policy/report"
 )
 
@@ -47,7 +48,12 @@ path or reference. Every layer diff is scanned, not just the final filesystem: a
 by a later layer is still reported (its bytes stay in the earlier blob), with the layer, the
 instruction that made it and the layer that removed it. The config (Env, Labels, Cmd,
 Entrypoint, OnBuild, every history created_by) and annotations are scanned too, and archives
-inside layers (jar, zip, tar.gz, …) are opened.
+inside layers (jar, zip, tar.gz, …) are opened. Every other entry of an index is scanned by
+media type, never as a layer: attestations (a BuildKit provenance records build-arg values;
+findings have origin "attestation" and the JSON path of the value), signatures, SBOMs, Helm
+charts. Entries an archive or store lists but does not hold (docker save and containerd pulls
+leave out other platforms) are listed as notices; a part that cannot be read (a corrupt layer)
+is listed as an error, everything else is still scanned, and the exit status is 2.
 
 A .gitleaksignore file in PATH (a directory) or a --baseline suppresses findings by
 fingerprint. Secrets are redacted; --no-redact prints them only together with --show-secrets.
@@ -58,7 +64,8 @@ a canary; medium: a keyword and a value with entropy; low: a path or a name alon
 report groups by it. --min-confidence sets which findings count for the exit status (default
 low: all of them); every finding is reported.
 
-Exit status: 0 no findings (of --min-confidence or more), 1 findings (or --exit-code), 2 error.`,
+Exit status: 0 no findings (of --min-confidence or more), 1 findings (or --exit-code), 2 error
+or scan incomplete.`,
 		Example: `  safebuild scan .
   safebuild scan --format sarif --output scan.sarif ./build-context
   safebuild scan --config .gitleaks.toml --format json dist/
@@ -135,6 +142,7 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		findings []policy.Finding
 		stats    policy.Stats
 		scanErr  error
+		res      = &imagescan.Result{}
 	)
 	if isImage {
 		var salt []string
@@ -143,10 +151,11 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 				return err
 			}
 		}
-		// An image that cannot be read completely is an error, not a partial report.
-		if findings, stats, err = scanImage(ctx, s, ref, &o.image, salt); err != nil {
+		// A part that cannot be read is listed in the report (exit 2); the rest is scanned.
+		if findings, res, err = scanImage(ctx, s, ref, &o.image, salt); err != nil {
 			return err
 		}
+		stats = res.Stats
 	} else {
 		stats, scanErr = s.Scan(ctx, &policy.FS{Root: path}, func(f policy.Finding) error {
 			findings = append(findings, f)
@@ -155,11 +164,15 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		policy.SortFindings(findings)
 	}
 	findings = dropBaseline(findings, baseline)
-	if err := writeReport(stdout, o, w, &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact}); err != nil {
+	rep := &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact, Errors: res.Errors, Notices: res.Notices}
+	if err := writeReport(stdout, o, w, rep); err != nil {
 		return err
 	}
 	if scanErr != nil {
 		return fmt.Errorf("scan incomplete: %w", scanErr)
+	}
+	if !res.Complete() {
+		return incomplete(res.Errors, len(findings))
 	}
 	if n := countAtLeast(findings, minConf); n > 0 && o.image.exitCode != 0 {
 		msg := fmt.Sprintf("%d findings", n)

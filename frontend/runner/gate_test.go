@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/safebuild/safebuild/policy"
@@ -35,6 +37,12 @@ func layoutWith(t *testing.T, files map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return layoutOf(t, img)
+}
+
+// layoutOf writes img as an OCI layout in a new directory.
+func layoutOf(t *testing.T, img v1.Image) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "oci")
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
@@ -72,6 +80,77 @@ func TestScanGateMinConfidence(t *testing.T) {
 			}
 			if !tc.refused && !strings.Contains(out.String(), "below --min-confidence medium, not refused") {
 				t.Errorf("the low finding is not reported as not refused:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// gateLayer is a layer of one file; cut, when positive, truncates its tar stream there.
+func gateLayer(t *testing.T, name, body string, cut int) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(body))
+	tw.Close()
+	dt := buf.Bytes()
+	if cut > 0 {
+		dt = dt[:cut]
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dt)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func gateLayout(t *testing.T, layers ...v1.Layer) string {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layoutOf(t, img)
+}
+
+// TestScanGate: the gate passes a clean image, refuses one with a canary in a layer, and fails
+// closed on one it cannot read whole (a layer truncated mid-tar), naming the layer.
+func TestScanGate(t *testing.T) {
+	const canary = "vault-served-value-0123456789abcdef"
+	canaries := func() []policy.Canary {
+		return []policy.Canary{{Name: "vault:secret/ci/x#v", Value: []byte(canary)}}
+	}
+	clean := gateLayer(t, "app/main.js", "console.log(1)\n", 0)
+	for _, tc := range []struct {
+		name    string
+		dir     string
+		refused bool
+		err     string
+	}{
+		{"clean", gateLayout(t, clean), false, ""},
+		{"canary", gateLayout(t, clean, gateLayer(t, "tmp/leak", canary, 0)), true, ""},
+		{"truncated layer", gateLayout(t, clean, gateLayer(t, "srv/big", strings.Repeat("x", 4096), 2048)), false, "scan incomplete, nothing was exported: layer 1 (sha256:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := ScanGate(policy.ConfidenceUnset, canaries, &out)(context.Background(), tc.dir)
+			var re *RefusedError
+			switch {
+			case tc.refused:
+				if !errors.As(err, &re) || len(re.Findings) != 1 || !strings.Contains(out.String(), "secrets found in the built image") {
+					t.Errorf("err %v, output\n%s", err, out.String())
+				}
+			case tc.err != "":
+				if err == nil || errors.As(err, &re) || !strings.Contains(err.Error(), tc.err) || !strings.Contains(out.String(), "errors (the scan is incomplete)") {
+					t.Errorf("err %v, want %q; output\n%s", err, tc.err, out.String())
+				}
+			default:
+				if err != nil || out.Len() != 0 {
+					t.Errorf("err %v, output\n%s", err, out.String())
+				}
+			}
+			if strings.Contains(out.String(), canary) {
+				t.Error("the gate printed the canary")
 			}
 		})
 	}

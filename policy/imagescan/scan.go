@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -54,30 +55,69 @@ type Options struct {
 	Layers image.Limits
 	// Cache, when set, replays layers scanned before with the same key (see Cache).
 	Cache *Cache
+	// RequireAll makes ScanSet report an index entry the store does not hold as an error, not
+	// a notice: for gates (promote, the build gate), which must not vouch for an index they did
+	// not read whole. Default false: `scan` lists it and scans what is there.
+	RequireAll bool
+}
+
+// IncompleteError says which parts of an image could not be scanned: a corrupt or truncated
+// layer, a blob the store or registry does not serve, an unreadable config. Everything else was
+// scanned and its findings emitted; a gate must still refuse, since it cannot vouch for what it
+// did not read.
+type IncompleteError struct {
+	Problems []policy.Problem
+}
+
+func (e *IncompleteError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Message
+	}
+	return fmt.Sprintf("scan incomplete: %s", strings.Join(msgs, "; "))
 }
 
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
-// every layer has been read (a finding's RemovedInLayer needs the later layers' whiteouts).
+// every layer has been read (a finding's RemovedInLayer needs the later layers' whiteouts). A
+// layer or config that cannot be read does not stop the others: every finding is emitted, then
+// Scan returns an *IncompleteError naming each part that broke. ScanSet scans a whole Set.
 func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, error) {
+	stats, problems, err := scanImage(ctx, sc, img, o, emit)
+	if err == nil && len(problems) > 0 {
+		err = &IncompleteError{Problems: problems}
+	}
+	return stats, err
+}
+
+// scanImage is Scan returning the parts it could not scan as problems. Its error is the
+// context's, or emit's.
+func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, []policy.Problem, error) {
 	start := time.Now()
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return policy.Stats{}, err
-	}
 	var (
 		mu       sync.Mutex
 		stats    policy.Stats
 		findings []Finding
+		problems []policy.Problem
 	)
+	platform := img.PlatformString()
+	broken := func(l *Layer, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, policy.Problem{Image: img.Source, Platform: platform, Manifest: img.Digest, Layer: l, Message: err.Error()})
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		broken(nil, err)
+	}
 	collect := func(l *Layer) func(policy.Finding) error {
 		return func(f policy.Finding) error {
 			mu.Lock()
 			defer mu.Unlock()
-			f.Image, f.Platform, f.Layer = img.Source, img.PlatformString(), l
+			f.Image, f.Platform, f.Layer = img.Source, platform, l
 			findings = append(findings, f)
 			return nil
 		}
@@ -89,7 +129,10 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 	}
 
 	if err := scanConfig(ctx, sc, img, collect(nil), addStats); err != nil {
-		return stats, err
+		if ctx.Err() != nil {
+			return stats, nil, err
+		}
+		broken(nil, err)
 	}
 	// A created_by that holds a secret (a token written into a RUN line) must not be repeated
 	// in every layer finding's report: name the history entry instead.
@@ -99,10 +142,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 			secretHistory[f.Origin.Path] = true
 		}
 	}
-	historyOf, err := layerHistory(img)
-	if err != nil {
-		return stats, err
-	}
+	historyOf := layerHistory(img)
 	wo := image.NewWhiteouts()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
@@ -175,13 +215,19 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				files, opaque := wo.Layer(l.Index)
 				o.Cache.put(l, o, &cacheEntry{Findings: toCached(layerFindings), Whiteouts: files, Opaque: opaque, Stats: layerStats})
 			}
+			if err != nil && gctx.Err() == nil {
+				// A broken layer is reported; the others are still scanned.
+				c := *info
+				broken(&c, err)
+				return nil
+			}
 			return err
 		})
 	}
 	gerr := g.Wait()
 	pool.close()
 	if gerr != nil {
-		return stats, gerr
+		return stats, nil, gerr
 	}
 
 	for i := range findings {
@@ -195,23 +241,41 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 		}
 	}
 	Sort(findings)
+	sort.SliceStable(problems, func(i, j int) bool { return problemLayer(problems[i]) < problemLayer(problems[j]) })
 	stats.Duration = time.Since(start)
 	for _, f := range findings {
 		if err := emit(f); err != nil {
-			return stats, err
+			return stats, nil, err
 		}
 	}
-	return stats, nil
+	return stats, problems, nil
+}
+
+func problemLayer(p policy.Problem) int {
+	if p.Layer == nil {
+		return -1
+	}
+	return p.Layer.Index
 }
 
 // Sort orders findings: by image and platform, config and manifest findings before layer
-// findings, then by layer, path, line, column and rule ID.
+// findings, then attestations and other artifacts (by manifest and blob), then by layer, path,
+// line, column and rule ID.
 func Sort(fs []Finding) {
 	layer := func(f Finding) int {
-		if f.Layer == nil {
+		switch {
+		case f.Artifact != nil:
+			return math.MaxInt
+		case f.Layer == nil:
 			return -1
 		}
 		return f.Layer.Index
+	}
+	artifact := func(f Finding) string {
+		if f.Artifact == nil {
+			return ""
+		}
+		return f.Artifact.Manifest + " " + f.Artifact.Blob
 	}
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := fs[i], fs[j]
@@ -222,6 +286,8 @@ func Sort(fs []Finding) {
 			return a.Platform < b.Platform
 		case layer(a) != layer(b):
 			return layer(a) < layer(b)
+		case artifact(a) != artifact(b):
+			return artifact(a) < artifact(b)
 		case a.Origin.Kind != b.Origin.Kind:
 			return a.Origin.Kind < b.Origin.Kind
 		case a.Origin.Path != b.Origin.Path:
@@ -236,10 +302,16 @@ func Sort(fs []Finding) {
 	})
 }
 
-// scanConfig scans img's config and annotations.
+// scanConfig scans img's config and annotations (the annotations also when the config cannot
+// be read).
 func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
 	cfg, _, err := img.Config()
 	if err != nil {
+		st, aerr := ScanConfig(ctx, sc, &v1.ConfigFile{}, img.Annotations, "", emit)
+		addStats(st)
+		if aerr != nil && ctx.Err() != nil {
+			return aerr
+		}
 		return err
 	}
 	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", emit)
@@ -294,13 +366,14 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 	return stats, nil
 }
 
-// layerHistory maps each layer index to the config field of the history entry that made it.
-func layerHistory(img *image.Image) (map[int]string, error) {
+// layerHistory maps each layer index to the config field of the history entry that made it
+// (empty when the config cannot be read: scanConfig reports that).
+func layerHistory(img *image.Image) map[int]string {
+	out := map[int]string{}
 	cfg, _, err := img.Config()
 	if err != nil {
-		return nil, err
+		return out
 	}
-	out := map[int]string{}
 	layer := 0
 	for i, h := range cfg.History {
 		if h.EmptyLayer {
@@ -309,7 +382,7 @@ func layerHistory(img *image.Image) (map[int]string, error) {
 		out[layer] = fmt.Sprintf("History[%d].created_by", i)
 		layer++
 	}
-	return out, nil
+	return out
 }
 
 // instruction is the Dockerfile instruction a created_by starts with ("RUN", "COPY"), or "".

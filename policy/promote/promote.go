@@ -49,13 +49,19 @@ type Result struct {
 	Findings []policy.Finding
 	// Below are findings under Options.MinConfidence: reported, not blocking; sorted.
 	Below []policy.Finding
-	Stats policy.Stats
+	// Errors are the parts that could not be scanned (a corrupt layer, a blob or manifest the
+	// registry does not serve): they block the promotion too, since what was not read cannot
+	// be vouched for. Notices are what was skipped by design (opaque binary artifact blobs).
+	Errors, Notices []policy.Problem
+	Stats           policy.Stats
 	// Promoted is true when the destination now holds Digest.
 	Promoted bool
 }
 
-// Promote scans src and, when clean, copies it by digest to dst. Findings are not an error:
-// they are in the Result, and nothing is written. src and dst are registry references
+// Promote scans src — every image, attestation and other artifact of its index — and, when it is
+// clean and was read whole, copies it by digest to dst (the index and everything it lists,
+// attestations included). Findings and parts that could not be scanned are not an error: they
+// are in the Result, and nothing is written. src and dst are registry references
 // (host/repo:tag or host/repo@digest; dst needs a tag or the digest itself).
 func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options) (*Result, error) {
 	srcRef, err := name.ParseReference(src)
@@ -85,26 +91,23 @@ func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options
 		return nil, err
 	}
 	defer set.Close()
-	for _, img := range set.Images {
-		st, err := imagescan.Scan(ctx, sc, img, o.Scan, func(f policy.Finding) error {
-			switch {
-			case o.Allow[f.Fingerprint]:
-			case f.Confidence.AtLeast(o.MinConfidence):
-				res.Findings = append(res.Findings, f)
-			default:
-				res.Below = append(res.Below, f)
-			}
-			return nil
-		})
-		res.Stats.Add(st)
-		res.Stats.Duration += st.Duration
-		if err != nil {
-			return nil, err
+	so := o.Scan
+	so.RequireAll = true
+	sres, err := imagescan.ScanSet(ctx, sc, set, so, func(f policy.Finding) error {
+		switch {
+		case o.Allow[f.Fingerprint]:
+		case f.Confidence.AtLeast(o.MinConfidence):
+			res.Findings = append(res.Findings, f)
+		default:
+			res.Below = append(res.Below, f)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	imagescan.Sort(res.Findings)
-	imagescan.Sort(res.Below)
-	if len(res.Findings) > 0 || o.DryRun {
+	res.Stats, res.Errors, res.Notices = sres.Stats, sres.Errors, sres.Notices
+	if len(res.Findings) > 0 || len(res.Errors) > 0 || o.DryRun {
 		return res, nil
 	}
 

@@ -82,11 +82,37 @@ func imageFixture() *Report {
 	}
 }
 
+// attestationFixture is an image scan that could not read everything: a build-arg's value in a
+// provenance attestation, a layer truncated mid-tar (an error) and a platform the archive does
+// not hold (a notice).
+func attestationFixture() *Report {
+	img := "oci-archive:/tmp/app.tar"
+	return &Report{
+		Findings: []policy.Finding{
+			{
+				RuleID: "gitlab-pat", Description: "GitLab Personal Access Token", Origin: policy.Origin{Kind: "attestation",
+					Path: `predicate.buildDefinition.externalParameters.request.args["build-arg:GITLAB_TOKEN"]`},
+				Line: 1, Column: 535, Redacted: "glpa*****", Severity: policy.SeverityHigh, Fingerprint: "aabbccddeeff00112233445566778899",
+				Image: img, Platform: "linux/amd64", Artifact: &policy.Artifact{
+					Manifest: "sha256:7dae", Blob: "layers[0]", BlobDigest: "sha256:0542", MediaType: "application/vnd.in-toto+json",
+					PredicateType: "https://slsa.dev/provenance/v1", Subject: "sha256:0fca",
+				},
+			},
+		},
+		Errors: []policy.Problem{{Image: img, Platform: "linux/amd64", Manifest: "sha256:0fca",
+			Layer:   &policy.Layer{Index: 1, Digest: "sha256:6fea", DiffID: "sha256:308b", CreatedBy: "COPY srv/ /srv/"},
+			Message: "layer 1 (sha256:6fea): reading the tar stream at srv/second.bin: unexpected EOF"}},
+		Notices: []policy.Problem{{Image: img, Platform: "linux/arm64", Manifest: "sha256:76d0",
+			Message: "not present: the index lists image sha256:76d0 (application/vnd.oci.image.manifest.v1+json, linux/arm64), but the archive does not hold it"}},
+		Stats: policy.Stats{Files: 7, Bytes: 2048, Duration: 40 * time.Millisecond},
+	}
+}
+
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		r    func() *Report
-	}{{"report", fixture}, {"image", imageFixture}} {
+	}{{"report", fixture}, {"image", imageFixture}, {"attestation", attestationFixture}} {
 		for _, format := range Formats {
 			t.Run(tc.name+"."+format, func(t *testing.T) {
 				golden(t, format, filepath.Join("testdata", "golden", tc.name+"."+format), tc.r())
@@ -154,8 +180,44 @@ func TestJSONContract(t *testing.T) {
 			t.Errorf("stats lack %q", k)
 		}
 	}
+	// Attestation findings, errors and notices.
+	buf.Reset()
+	if err := (JSON{}).Write(&buf, attestationFixture()); err != nil {
+		t.Fatal(err)
+	}
+	var img struct {
+		Findings []map[string]json.RawMessage `json:"findings"`
+		Errors   []map[string]json.RawMessage `json:"errors"`
+		Notices  []map[string]json.RawMessage `json:"notices"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &img); err != nil {
+		t.Fatal(err)
+	}
+	var art map[string]any
+	json.Unmarshal(img.Findings[0]["artifact"], &art)
+	for _, k := range []string{"manifest", "blob", "blob_digest", "media_type", "predicate_type", "subject"} {
+		if _, ok := art[k]; !ok {
+			t.Errorf("artifact lacks %q", k)
+		}
+	}
+	if string(img.Findings[0]["origin"]) != `"attestation"` {
+		t.Errorf("origin %s", img.Findings[0]["origin"])
+	}
+	for _, p := range append(img.Errors, img.Notices...) {
+		for _, k := range []string{"image", "platform", "manifest", "message"} {
+			if _, ok := p[k]; !ok {
+				t.Errorf("problem lacks %q: %v", k, p)
+			}
+		}
+	}
+	if len(img.Errors) != 1 || len(img.Notices) != 1 || img.Errors[0]["layer"] == nil {
+		t.Errorf("errors %v notices %v", img.Errors, img.Notices)
+	}
 	var empty bytes.Buffer
 	(JSON{}).Write(&empty, &Report{})
+	if bytes.Contains(empty.Bytes(), []byte(`"errors"`)) || bytes.Contains(empty.Bytes(), []byte(`"notices"`)) {
+		t.Errorf("errors and notices are written only when there are some: %s", empty.String())
+	}
 	if !bytes.Contains(empty.Bytes(), []byte(`"findings": []`)) {
 		t.Errorf("no findings must encode as [], got %s", empty.String())
 	}

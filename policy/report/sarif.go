@@ -28,8 +28,21 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+}
+
+// sarifInvocation carries the report's errors (the scan is incomplete: executionSuccessful is
+// false) and notices as tool execution notifications.
+type sarifInvocation struct {
+	ExecutionSuccessful bool                `json:"executionSuccessful"`
+	Notifications       []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifTool struct {
@@ -176,6 +189,16 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 		}
 		run.Results = append(run.Results, res)
 	}
+	if len(r.Errors)+len(r.Notices) > 0 {
+		inv := sarifInvocation{ExecutionSuccessful: len(r.Errors) == 0}
+		for _, p := range r.Errors {
+			inv.Notifications = append(inv.Notifications, sarifNotification{Level: "error", Message: sarifText{problemText(p)}})
+		}
+		for _, p := range r.Notices {
+			inv.Notifications = append(inv.Notifications, sarifNotification{Level: "note", Message: sarifText{problemText(p)}})
+		}
+		run.Invocations = []sarifInvocation{inv}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
@@ -193,8 +216,14 @@ func imageLocations(f policy.Finding) []sarifLogicalLoc {
 		img += " (" + f.Platform + ")"
 	}
 	part := f.Origin.Kind // "config" or "manifest"
-	if f.Layer != nil {
+	switch {
+	case f.Layer != nil:
 		part = fmt.Sprintf("layer %d (%s)", f.Layer.Index, f.Layer.Digest)
+	case f.Artifact != nil:
+		part = fmt.Sprintf("%s %s %s", f.Origin.Kind, f.Artifact.Manifest, f.Artifact.Blob)
+		if f.Artifact.PredicateType != "" {
+			part += " (" + f.Artifact.PredicateType + ")"
+		}
 	}
 	return []sarifLogicalLoc{
 		{Name: img, FullyQualifiedName: img, Kind: "module"},

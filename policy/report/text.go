@@ -31,6 +31,7 @@ func (Text) Write(w io.Writer, r *Report) error {
 		}
 		writeFileText(bw, r, g.findings)
 	}
+	writeProblems(bw, r)
 	fmt.Fprintf(bw, "%d findings%s in %d files (%d bytes, %d skipped) in %s\n",
 		len(r.Findings), groupCounts(groups), r.Stats.Files, r.Stats.Bytes, r.Stats.Skipped, r.Stats.Duration.Round(1e6))
 	return bw.Flush()
@@ -127,7 +128,48 @@ func writeImageText(w io.Writer, findings []policy.Finding) error {
 	return tw.Flush()
 }
 
+// writeProblems lists what could not be scanned (errors: the scan is incomplete) and what was
+// listed but not scanned (notices).
+func writeProblems(w io.Writer, r *Report) {
+	for _, sec := range []struct {
+		title string
+		ps    []policy.Problem
+	}{{"errors (the scan is incomplete)", r.Errors}, {"notices", r.Notices}} {
+		if len(sec.ps) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s:\n", sec.title)
+		for _, p := range sec.ps {
+			fmt.Fprintf(w, "  %s\n", problemText(p))
+		}
+	}
+}
+
+// problemText is one line naming where a problem is and what it is.
+func problemText(p policy.Problem) string {
+	where := p.Image
+	if p.Platform != "" {
+		where += " (" + p.Platform + ")"
+	}
+	if where == "" {
+		return p.Message
+	}
+	return where + ": " + p.Message
+}
+
 func groupTitle(f policy.Finding) string {
+	if a := f.Artifact; a != nil {
+		t := fmt.Sprintf("%s %s %s", f.Origin.Kind, short(a.Manifest), a.Blob)
+		if a.PredicateType != "" {
+			t += "  " + a.PredicateType
+		} else if a.ArtifactType != "" {
+			t += "  " + a.ArtifactType
+		}
+		if a.Subject != "" {
+			t += "  (about " + short(a.Subject) + ")"
+		}
+		return t
+	}
 	if f.Layer == nil {
 		if f.Origin.Kind == "manifest" {
 			return "manifest annotations"
