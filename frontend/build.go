@@ -154,7 +154,7 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 			return nil, err
 		}
 		if scanLayers {
-			if err := scanBuilt(ctx, c, ref, dfRes.Image, sc); err != nil {
+			if err := scanBuilt(ctx, c, ref, dfRes.Image, bc.BuildArgs, sc); err != nil {
 				return nil, err
 			}
 		}

@@ -61,7 +61,7 @@ func mergeLint(res *lint.LintResults, sm *llb.SourceMap, chk *Result, chkErr err
 		}
 	}
 	res.Error = &lint.BuildError{
-		Message:  fmt.Sprintf("safebuild refuses this build: %d violation(s) (%s)", len(refused), strings.Join(compactStrings(ids), ", ")),
+		Message: fmt.Sprintf("safebuild refuses this build: %d violation(s) (%s)", len(refused), strings.Join(compactStrings(ids), ", ")),
 	}
 	res.Error.Location.SourceIndex, res.Error.Location.Ranges = loc.SourceIndex, loc.Ranges
 	return res

@@ -638,3 +638,23 @@ var SecretVarName = &NameRule{
 	WordNotSecret: []string{`NPM_TOKEN=$NPM_TOKEN`, `NPM_TOKEN=${NPM_TOKEN}`, `AUTH_HEADER="Bearer ${TOKEN}"`, `API_TOKEN=""`, `API_TOKEN=''`,
 		`NETRC_PASSWORD="${HOME}/.netrc"`, `DB_PASSWORD=${DB_PASSWORD:-}`, `GIT_TOKEN=$USER:$PASS`, `SSL_CERT_KEY="/etc/ssl/private/server.key"`},
 }
+
+// VarFinding is the finding for a variable judged LiteralSecret: name=value found at line and
+// column (1-based, of the value) in origin, under ruleID. It holds no part of the value — a
+// password has no type prefix worth showing — only its hash, in the fingerprint.
+func VarFinding(ruleID, description string, o Origin, line, col int, name, value string) Finding {
+	h := sha256Hex([]byte(value))
+	return Finding{
+		RuleID:       ruleID,
+		Description:  description,
+		Origin:       o,
+		Line:         line,
+		Column:       col,
+		Redacted:     name + "=*****",
+		Entropy:      entropy(value),
+		Severity:     SeverityHigh,
+		Tags:         []string{"name-and-value"},
+		SecretSHA256: h,
+		Fingerprint:  fingerprint(ruleID, o, h),
+	}
+}

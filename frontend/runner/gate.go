@@ -29,8 +29,9 @@ func (e *RefusedError) Error() string {
 
 // ScanGate returns the gate `safebuild build` uses: every image in the layout is scanned with
 // the engine's rules plus, as canaries, the secret values the build was served (canaries is
-// called when the gate runs, after the build); findings are written to out as text.
-func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Option) Gate {
+// called when the gate runs, after the build), and with the build-args it was given, which
+// delimit build-arg values in history entries; findings are written to out as text.
+func ScanGate(canaries func() []policy.Canary, buildArgs map[string]string, out io.Writer, opts ...policy.Option) Gate {
 	return func(ctx context.Context, dir string) error {
 		var cs []policy.Canary
 		if canaries != nil {
@@ -62,7 +63,7 @@ func ScanGate(canaries func() []policy.Canary, out io.Writer, opts ...policy.Opt
 			if img.Annotations["org.opencontainers.image.ref.name"] == CacheScanAnnotation {
 				img.Source = "build cache (--cache-to)"
 			}
-			st, err := imagescan.Scan(ctx, sc, img, imagescan.Options{}, func(f policy.Finding) error {
+			st, err := imagescan.Scan(ctx, sc, img, imagescan.Options{BuildArgs: buildArgs}, func(f policy.Finding) error {
 				findings = append(findings, f)
 				return nil
 			})

@@ -54,6 +54,9 @@ type Options struct {
 	Layers image.Limits
 	// Cache, when set, replays layers scanned before with the same key (see Cache).
 	Cache *Cache
+	// BuildArgs are the build-args the image was built with, when known (the build gate): they
+	// delimit build-arg values in history entries exactly (see HistoryFindings).
+	BuildArgs map[string]string
 }
 
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
@@ -88,7 +91,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 		stats.Add(st)
 	}
 
-	if err := scanConfig(ctx, sc, img, collect(nil), addStats); err != nil {
+	if err := scanConfig(ctx, sc, img, o.BuildArgs, collect(nil), addStats); err != nil {
 		return stats, err
 	}
 	// A created_by that holds a secret (a token written into a RUN line) must not be repeated
@@ -237,12 +240,12 @@ func Sort(fs []Finding) {
 }
 
 // scanConfig scans img's config and annotations.
-func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
+func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, buildArgs map[string]string, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
 	cfg, _, err := img.Config()
 	if err != nil {
 		return err
 	}
-	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", emit)
+	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", buildArgs, emit)
 	addStats(st)
 	if err != nil {
 		return fmt.Errorf("%s: %w", img.Source, err)
@@ -252,8 +255,9 @@ func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit 
 
 // ScanConfig scans each config field as its own fragment, so that findings name it: Env[3],
 // Labels["k"], Cmd, Entrypoint, OnBuild[0], History[7].created_by, and the manifest or index
-// annotations. ref (a digest, or "" before export) becomes each finding's Origin.Ref.
-func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, annotations map[string]string, ref string, emit func(policy.Finding) error) (policy.Stats, error) {
+// annotations; and the build-args history entries record (HistoryFindings, with buildArgs when
+// known, else nil). ref (a digest, or "" before export) becomes each finding's Origin.Ref.
+func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, annotations map[string]string, ref string, buildArgs map[string]string, emit func(policy.Finding) error) (policy.Stats, error) {
 	var stats policy.Stats
 	type field struct{ kind, path, text string }
 	var fields []field
@@ -289,6 +293,11 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 		stats.Add(st)
 		if err != nil {
 			return stats, fmt.Errorf("config %s: %w", f.path, err)
+		}
+	}
+	for _, f := range HistoryFindings(cfg, buildArgs, ref) {
+		if err := emit(f); err != nil {
+			return stats, err
 		}
 	}
 	return stats, nil
