@@ -2,12 +2,17 @@ package frontend
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/solver/pb"
+
+	"github.com/safebuild/safebuild/policy"
 )
 
 // mergeLint answers BuildKit's lint subrequest (`docker buildx build --check`, `--call=check`,
@@ -76,6 +81,41 @@ func compactStrings(ss []string) []string {
 			seen[s] = true
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// Findings returns the violations as findings, for the JSON and SARIF reports of `safebuild
+// lint`: a Dockerfile violation's origin is "dockerfile" with the path filename, a build-arg's
+// "build-arg:NAME"; Description is the message, Redacted the masked Dockerfile line (NAME=*****
+// for a build-arg); Refuse rules are high severity, Warn rules medium.
+func (r *Result) Findings(filename string) []policy.Finding {
+	lines := strings.Split(string(r.Source), "\n")
+	out := make([]policy.Finding, 0, len(r.Violations))
+	for _, v := range r.Violations {
+		f := policy.Finding{
+			RuleID:      v.RuleID,
+			Description: v.Message,
+			Origin:      policy.Origin{Kind: OriginDockerfile, Path: filename},
+			Line:        v.Line,
+			Severity:    policy.SeverityHigh,
+			Tags:        []string{"dockerfile-rule:" + v.Rule.ID},
+		}
+		if v.Severity() == Warn {
+			f.Severity = policy.SeverityMedium
+		}
+		if v.Line > 0 {
+			f.Column = 1
+			if v.Line <= len(lines) {
+				f.Redacted = strings.TrimSpace(lines[v.Line-1])
+			}
+		} else {
+			f.Origin.Kind, f.Origin.Ref = OriginBuildArg, v.BuildArg
+			f.Redacted = v.BuildArg + "=*****"
+		}
+		sum := sha256.Sum256([]byte(strings.Join([]string{v.RuleID, f.Origin.String(), f.Origin.Path, strconv.Itoa(v.Line), v.Message}, "\x00")))
+		f.Fingerprint = hex.EncodeToString(sum[:16])
+		out = append(out, f)
 	}
 	return out
 }
