@@ -5,19 +5,31 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/safebuild/safebuild/policy"
 )
 
-// Masking lengths: a value is masked wherever it occurs in the Dockerfile when it has at least
-// minSourceMask bytes (shorter ones only where a rule found them, so that a short password does
-// not blank every matching word), and in message text when it has at least minTextMask.
-const (
-	minSourceMask = 6
-	minTextMask   = 4
-)
+// minGlobalMask is the length from which a value is masked wherever it occurs, in the
+// Dockerfile and in text; a shorter one, or one made of letters only (a default password such
+// as "nagios" that also names paths), only where a rule found it.
+const minGlobalMask = 8
+
+// maskEverywhere reports whether v is masked wherever it occurs: long enough, and with a digit
+// or a symbol, so that it is not a word the rest of the Dockerfile uses.
+func maskEverywhere(v string) bool {
+	if len(v) < minGlobalMask {
+		return false
+	}
+	for _, c := range v {
+		if !unicode.IsLetter(c) {
+			return true
+		}
+	}
+	return false
+}
 
 // masker builds a copy of a Dockerfile with every detected secret replaced by '*'s of the same
 // length, and remembers the values to mask them in text. The values never leave it but through
@@ -48,7 +60,7 @@ func (m *masker) text() func(string) string {
 	vs = slices.Compact(vs)
 	return func(s string) string {
 		for _, v := range vs {
-			if len(v) >= minTextMask && strings.Contains(s, v) {
+			if maskEverywhere(v) && strings.Contains(s, v) {
 				s = strings.ReplaceAll(s, v, strings.Repeat("*", len(v)))
 			}
 		}
@@ -64,13 +76,14 @@ func (m *masker) span(off, n int) {
 	}
 }
 
-// value remembers v for text and masks it wherever it occurs in the Dockerfile.
+// value remembers v for text and masks it wherever it occurs in the Dockerfile (see
+// maskEverywhere).
 func (m *masker) value(v string) {
 	if strings.TrimSpace(v) == "" {
 		return
 	}
 	m.values = append(m.values, v)
-	if len(v) < minSourceMask {
+	if !maskEverywhere(v) {
 		return
 	}
 	for off := 0; ; {

@@ -201,7 +201,12 @@ var (
 				{Dockerfile: "FROM scratch\nRUN echo //registry.npmjs.org/:_authToken=npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7 > /root/.npmrc\n", Line: 2},
 				{Dockerfile: "FROM scratch\nLABEL deploy.key=AKIAHBRPOIGF3CBFNOBM\n", Line: 2},
 			},
-			NoMatch: []Sample{{Dockerfile: "FROM scratch\nRUN --mount=type=secret,id=npm_token,env=NPM_TOKEN npm ci\n"}},
+			NoMatch: []Sample{
+				{Dockerfile: "FROM scratch\nRUN --mount=type=secret,id=npm_token,env=NPM_TOKEN npm ci\n"},
+				// A generic rule's keyword near a random-looking value, overruled by what the
+				// name says the value is (a commit as a version, a key's fingerprint).
+				{Dockerfile: "ARG PROTOC_GOOGLEAPIS_VERSION=2af421884dd468d565137215c946ebe4e245ae26\nFROM scratch\nENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D\n"},
+			},
 		},
 		Format: func(engineRule, excerpt string) string {
 			return fmt.Sprintf("a secret is written in the Dockerfile (%s, %s): it ends up in the image or its history; serve it from Vault through RUN --mount=type=secret", engineRule, excerpt)
@@ -263,17 +268,23 @@ var Rules = []Rule{
 
 // checkSecretNamedVariables runs RuleSecretNamedVariable over ENV values and ARG defaults.
 func checkSecretNamedVariables(r *TypedRule[func(string, string) string], c *checkRun) error {
-	judge := func(instruction string, loc []parser.Range, key, raw string) {
+	c.assignments(func(instruction string, loc []parser.Range, key, raw string) {
 		if policy.SecretVarName.JudgeWord(key, raw).Verdict != policy.LiteralSecret {
 			return
 		}
 		c.add(&r.RuleInfo, "", loc, r.Format(instruction, key))
 		c.mask.assignment(loc, key, raw)
-	}
+	})
+	return nil
+}
+
+// assignments calls fn for every ENV value and ARG default (raw, as written) in the
+// Dockerfile, in order.
+func (c *checkRun) assignments(fn func(instruction string, loc []parser.Range, key, raw string)) {
 	for _, a := range c.metaArgs {
 		for _, kv := range a.Args {
 			if kv.Value != nil {
-				judge("ARG", a.Location(), kv.Key, *kv.Value)
+				fn("ARG", a.Location(), kv.Key, *kv.Value)
 			}
 		}
 	}
@@ -283,17 +294,16 @@ func checkSecretNamedVariables(r *TypedRule[func(string, string) string], c *che
 			case *instructions.ArgCommand:
 				for _, kv := range x.Args {
 					if kv.Value != nil {
-						judge("ARG", x.Location(), kv.Key, *kv.Value)
+						fn("ARG", x.Location(), kv.Key, *kv.Value)
 					}
 				}
 			case *instructions.EnvCommand:
 				for _, kv := range x.Env {
-					judge("ENV", x.Location(), kv.Key, kv.Value)
+					fn("ENV", x.Location(), kv.Key, kv.Value)
 				}
 			}
 		}
 	}
-	return nil
 }
 
 // checkSecretNamedArgs runs RuleSecretNamedArg: a stage ARG without a default is refused when
@@ -366,11 +376,28 @@ func checkSecretsInDockerfile(r *TypedRule[func(string, string) string], c *chec
 		return fmt.Errorf("scanning %s: %w", c.o.Filename, err)
 	}
 	for _, f := range fs {
+		if strings.Contains(f.RuleID, "generic") && c.namedNotSecret(f) {
+			continue
+		}
 		loc := lineRange(f.Line)
 		c.add(&r.RuleInfo, f.RuleID, loc, r.Format(f.RuleID, f.Redacted))
 		c.mask.finding(f)
 	}
 	return nil
+}
+
+// namedNotSecret reports whether a finding's secret is the value of an ARG or ENV whose name
+// says what it is instead (PROTOC_GOOGLEAPIS_VERSION, GPG_KEY): a generic rule, which only
+// saw a keyword near a random-looking value, is then overruled by the name rule's exceptions.
+func (c *checkRun) namedNotSecret(f policy.Finding) bool {
+	found := false
+	c.assignments(func(_ string, loc []parser.Range, key, raw string) {
+		if len(loc) > 0 && loc[0].Start.Line <= f.Line && f.Line <= loc[len(loc)-1].End.Line &&
+			f.Secret != "" && strings.Contains(raw, f.Secret) && policy.SecretVarName.Exempt(key) {
+			found = true
+		}
+	})
+	return found
 }
 
 // checkSecretBuildArgs runs RuleSecretBuildArg: the engine over each build-arg, scanned as

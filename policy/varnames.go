@@ -132,16 +132,23 @@ type Judgement struct {
 func (r *NameRule) SecretName(name string) bool {
 	r.init()
 	words := r.words(name)
-	if len(words) == 0 {
+	if len(words) == 0 || r.Exempt(name) {
 		return false
 	}
-	norm := strings.ToUpper(strings.Join(words, "_"))
+	return r.secretWords(words)
+}
+
+// Exempt reports whether an exception names the variable: its name says what the value is
+// (a version, an identifier, a checksum, a path, a switch…) rather than that it is a secret.
+func (r *NameRule) Exempt(name string) bool {
+	r.init()
+	norm := strings.ToUpper(strings.Join(r.words(name), "_"))
 	for i := range r.Exceptions {
 		if r.Exceptions[i].names(norm) {
-			return false
+			return true
 		}
 	}
-	return r.secretWords(words)
+	return false
 }
 
 // Judge judges name=value, the value as it is (expanded: a build-arg, a history entry). A '$'
