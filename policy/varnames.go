@@ -29,6 +29,9 @@ type NameRule struct {
 	// end of a compound word (GITHUBTOKEN); Weak only as the name's head (API_KEY, NPM_AUTH),
 	// so that KEY_SERVICE or AUTH_MODE are not secret names. Lower case.
 	Strong, Weak []string
+	// Compound are weak words that also end a compound word (ROOTPASS, DBPWD), except the
+	// words in NotCompound (BYPASS, COMPASS). Lower case.
+	Compound, NotCompound []string
 	// Modifiers are trailing words that qualify a name without changing what it holds
 	// (GITHUB_TOKEN_PROD, CI_JOB_JWT_V2); numbers are modifiers too. Lower case.
 	Modifiers []string
@@ -42,8 +45,8 @@ type NameRule struct {
 	Secret, NotSecret         []string
 	WordSecret, WordNotSecret []string
 
-	once                    sync.Once
-	strong, weak, modifiers map[string]bool
+	once                                 sync.Once
+	strong, weak, modifiers, notCompound map[string]bool
 }
 
 // NameException exempts names matching Name (and not Unless) when the value is empty, a
@@ -95,9 +98,12 @@ const (
 	// ValueReference is a $VAR or ${VAR} reference (with literal text around it, but no literal
 	// ${VAR:-default}): the value comes from elsewhere.
 	ValueReference
+	// ValuePlaceholder is one character repeated, separators aside (xxxxxxxx,
+	// 00000000-0000-0000-0000-000000000000): it carries no secret.
+	ValuePlaceholder
 )
 
-var valueKindNames = [...]string{"literal", "empty", "boolean", "number", "duration", "file path", "URL without credentials", "reference"}
+var valueKindNames = [...]string{"literal", "empty", "boolean", "number", "duration", "file path", "URL without credentials", "reference", "placeholder"}
 
 func (k ValueKind) String() string {
 	if int(k) < len(valueKindNames) {
@@ -211,7 +217,7 @@ func (r *NameRule) init() {
 			}
 			return m
 		}
-		r.strong, r.weak, r.modifiers = set(r.Strong), set(r.Weak), set(r.Modifiers)
+		r.strong, r.weak, r.modifiers, r.notCompound = set(r.Strong), set(r.Weak), set(r.Modifiers), set(r.NotCompound)
 	})
 }
 
@@ -267,6 +273,13 @@ func (r *NameRule) secretWords(words []string) bool {
 		for _, s := range r.Strong {
 			if len(w) > len(s)+1 && strings.HasSuffix(w, s) {
 				return true
+			}
+		}
+		if w == head && !r.notCompound[w] {
+			for _, s := range r.Compound {
+				if len(w) > len(s)+1 && strings.HasSuffix(w, s) {
+					return true
+				}
 			}
 		}
 	}
@@ -370,6 +383,8 @@ func (r *NameRule) classify(value string, word bool) ValueKind {
 		return ValueDuration
 	case isPathList(v):
 		return ValuePath
+	case repeated(v):
+		return ValuePlaceholder
 	}
 	if k, ok := r.classifyURL(v); ok {
 		return k
@@ -452,6 +467,25 @@ func (r *NameRule) classifyURL(v string) (ValueKind, bool) {
 		}
 	}
 	return ValueURL, true
+}
+
+// repeated reports whether v is one character repeated at least three times, separators
+// (-_.:/ and spaces) aside.
+func repeated(v string) bool {
+	var first rune
+	n := 0
+	for _, c := range v {
+		if strings.ContainsRune("-_.:/ ", c) {
+			continue
+		}
+		if n == 0 {
+			first = c
+		} else if c != first {
+			return false
+		}
+		n++
+	}
+	return n >= 3
 }
 
 // randomLooking reports whether s looks like generated key material rather than a word: at
@@ -579,8 +613,10 @@ var SecretVarName = &NameRule{
 	Strong: []string{"password", "passwords", "passwd", "psw", "pword", "passphrase", "secret", "secrets",
 		"token", "tokens", "credential", "credentials", "creds", "apikey", "apikeys", "accesskey", "secretkey",
 		"privatekey", "accesstoken", "authtoken", "clientsecret"},
-	Weak:      []string{"key", "keys", "auth", "pass", "pwd", "pat", "jwt"},
-	Modifiers: []string{"prod", "production", "dev", "development", "staging", "stage", "test", "ci", "old", "new", "current", "previous", "next", "primary", "secondary", "backup", "default", "raw", "b64", "base64", "encoded", "value", "val", "str", "string", "data"},
+	Weak:        []string{"key", "keys", "auth", "pass", "pwd", "pat", "jwt"},
+	Compound:    []string{"pass", "pwd"},
+	NotCompound: []string{"bypass", "compass", "overpass", "underpass", "surpass", "trespass", "askpass", "sshpass", "impass"},
+	Modifiers:   []string{"prod", "production", "dev", "development", "staging", "stage", "test", "ci", "old", "new", "current", "previous", "next", "primary", "secondary", "backup", "default", "raw", "b64", "base64", "encoded", "value", "val", "str", "string", "data"},
 	Exceptions: []NameException{
 		exception(`(?:^|_)(?:USR|USER|USERNAME|LOGIN|EMAIL)$`, "",
 			"a user name: Jenkins binds a username/password credential as NAME_USR and NAME_PSW", []Shape{ShapeAny},
@@ -628,10 +664,11 @@ var SecretVarName = &NameRule{
 		"NEXUS_PSW", "MYSQL_ROOT_PASSWD", "DB_PWD", "GCP_CREDENTIALS", "AWS_SECRET_ACCESS_KEY", "GPG_PRIVATE_KEY", "SMTP_PASS",
 		"CI_JOB_TOKEN", "CI_JOB_JWT_V2", "CI_REGISTRY_PASSWORD", "BUILDKITE_AGENT_ACCESS_TOKEN", "SYSTEM_ACCESSTOKEN", "GH_PAT",
 		"githubToken", "npmAuthToken", "GITHUBTOKEN", "GITHUB_TOKEN_PROD", "SECRET_KEY_BASE", "DOCKER_CREDS", "SSH_PASSPHRASE",
-		"VAULT_SECRET_ID", "ARTIFACTORY_APIKEY"},
+		"VAULT_SECRET_ID", "ARTIFACTORY_APIKEY", "LDAP_ROOTPASS", "MYSQL_ROOTPWD"},
 	NoMatch: []string{"PUBLIC_KEY", "KEY_FILE", "TOKEN_PATH", "GO_VERSION", "TOKENIZER", "MONKEY", "AUTHOR", "NODE_ENV", "SSH_KEY_PATH",
 		"NEXUS_USR", "PWD", "AUTH_ENABLED", "PASSWORD_MIN_LENGTH", "AWS_ACCESS_KEY_ID", "KEY_SERVICE_ADDR", "AUTH0_DOMAIN",
-		"TOKENIZERS_PARALLELISM", "KEYCLOAK_VERSION", "GIT_ASKPASS", "SSH_AUTH_SOCK", "AUTH_SERVICE", "PASSWORD_POLICY"},
+		"TOKENIZERS_PARALLELISM", "KEYCLOAK_VERSION", "GIT_ASKPASS", "SSH_AUTH_SOCK", "AUTH_SERVICE", "PASSWORD_POLICY",
+		"PROXY_BYPASS", "COMPASS", "PASSPORT_STRATEGY", "ROOTPASS_FILE"},
 	Secret: []string{"NEXUS_PSW=o6%vS5PoNQ3eLUm8#Sxf!X", "API_TOKEN=abc123", "DB_PASSWORD=hunter2", "AUTH_SERVICE_TOKEN=sk-test",
 		"DATABASE_PASSWORD=pa$$word", "GITHUB_TOKEN=ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d", "REGISTRY_AUTH=dXNlcjpwYXNz",
 		"TOKEN=/K7MDENGbPxRfiCYEXAMPLEKEYwJalrXUtnFEMI", "NPM_TOKEN=https://npm.example.com/?token=abc", "GIT_CREDENTIALS=https://deploy:hunter2@git.example.com",
@@ -639,7 +676,8 @@ var SecretVarName = &NameRule{
 	NotSecret: []string{"SSL_CERT_KEY=/usr/local/apache2/conf/server.key", "PROXY_SSL_CERT_KEY=/usr/local/apache2/conf/proxy.key",
 		"API_TOKEN=", "API_TOKEN=  ", "AUTH_REQUIRED=false", "PASSWORD_LENGTH=12", "TOKEN_REFRESH=30m", "SESSION_SECRET_ROTATION=P1D",
 		"GOOGLE_APPLICATION_CREDENTIALS=/run/secrets/gcp.json", "NPM_TOKEN=$NPM_TOKEN", "REGISTRY_PASSWORD=https://registry.example.com/",
-		"KEYS_DIR=./keys", "SECRET_KEY=C:\\secrets\\app.key", "API_KEY=42", "SECRETS=off", "PWD=/", "NODE_AUTH_TOKEN=0.5"},
+		"KEYS_DIR=./keys", "SECRET_KEY=C:\\secrets\\app.key", "API_KEY=42", "SECRETS=off", "PWD=/", "NODE_AUTH_TOKEN=0.5",
+		"TOKEN=00000000-0000-0000-0000-000000000000", "API_KEY=xxxxxxxxxxxx", "DB_PASSWORD=********"},
 	WordSecret: []string{`NPM_TOKEN="npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7"`, `API_KEY='abc$def'`, `DB_PASSWORD=${DB_PASSWORD:-changeme}`,
 		`TOKEN=\$HOME`},
 	WordNotSecret: []string{`NPM_TOKEN=$NPM_TOKEN`, `NPM_TOKEN=${NPM_TOKEN}`, `AUTH_HEADER="Bearer ${TOKEN}"`, `API_TOKEN=""`, `API_TOKEN=''`,

@@ -86,6 +86,7 @@ func TestHarmlessValues(t *testing.T) {
 		{`C:\keys\app.pem`, ValuePath}, {"server.key", ValuePath}, {"/", ValuePath},
 		{"https://registry.npmjs.org/", ValueURL}, {"https://git@github.com/org/repo", ValueURL}, {"s3://bucket/key", ValueURL},
 		{"$TOKEN", ValueReference}, {"${TOKEN}", ValueReference},
+		{"xxx", ValuePlaceholder}, {"00000000-0000-0000-0000-000000000000", ValuePlaceholder},
 	} {
 		if got := SecretVarName.Classify(tc.value); got != tc.want {
 			t.Errorf("Classify(%q) = %v, want %v", tc.value, got, tc.want)
@@ -96,7 +97,7 @@ func TestHarmlessValues(t *testing.T) {
 	}
 	for _, v := range []string{"hunter2", "12345678901234567890", "/K7MDENGbPxRfiCYEXAMPLEKEYwJalrXUtnFEMI",
 		"https://user:pass@example.com", "https://ghp0123456789ABCDEFabcdef@github.com", "https://api.example.com/?api_key=abc",
-		"pa$$word", "changeme", "P", "0x1f2e3d4c5b6a79880f1e2d3c4b5a6978"} {
+		"pa$$word", "changeme", "P", "0x1f2e3d4c5b6a79880f1e2d3c4b5a6978", "aaab", "xx"} {
 		if k := SecretVarName.Classify(v); k != ValueLiteral {
 			t.Errorf("Classify(%q) = %v, want literal", v, k)
 		}
