@@ -26,9 +26,6 @@ const OptSecrets = "safebuild:secrets"
 // maps each to its Vault reference pinned to a version, so that rotation busts the cache.
 const OptSecretIDs = "safebuild:secret-ids"
 
-// RuleUndeclaredSecret is the ID of the check that every secret mount maps to a declared id.
-const RuleUndeclaredSecret = "undeclared-secret-mount"
-
 // Origin kinds of what Check scans.
 const (
 	OriginDockerfile = "dockerfile"

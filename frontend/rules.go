@@ -10,6 +10,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/imagescan"
 )
 
 // Severity says what a violation of a Dockerfile rule does to a build.
@@ -235,9 +236,9 @@ var (
 	// value is a literal, even when no engine rule recognizes the value (a Jenkins NAME_PSW).
 	RuleSecretNamedBuildArg = &TypedRule[func(name string) string]{
 		RuleInfo: RuleInfo{
-			ID:          "secret-named-build-arg",
+			ID:          imagescan.RuleSecretNamedBuildArg,
 			Description: "A build-arg whose name says it holds a secret has a literal value: build-arg values are recorded in the image history and the build's provenance",
-			URL:         ruleURL("secret-named-build-arg"),
+			URL:         ruleURL(imagescan.RuleSecretNamedBuildArg),
 			Severity:    Refuse,
 			Confidence:  policy.SecretVarName.Confidence,
 			Match: []Sample{
