@@ -117,6 +117,9 @@ func TestRefusalsNeverEchoSecrets(t *testing.T) {
 		dir := writeDockerfile(t, tc.dockerfile)
 		check := func(t *testing.T, out string) {
 			t.Helper()
+			if testing.Verbose() {
+				t.Log(out)
+			}
 			if !strings.Contains(out, "refused") {
 				t.Errorf("the output does not say the build was refused:\n%s", out)
 			}
@@ -186,6 +189,9 @@ func TestLintSubrequest(t *testing.T) {
 			out, err := buildctl(t, s, gatewayArgs(ref, dir, withBase(s, tc.buildArgs), "--opt", "requestid=frontend.lint")...)
 			if err != nil {
 				t.Fatalf("buildctl: %v\n%s", err, out)
+			}
+			if testing.Verbose() {
+				t.Log(out)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
