@@ -197,3 +197,25 @@ func containsInOrder(got, want []string) bool {
 	}
 	return i == len(want)
 }
+
+// FuzzCheckMask: for any Dockerfile BuildKit parses, the masked copy Check returns keeps the
+// length and every line break, and only replaces bytes by '*'.
+func FuzzCheckMask(f *testing.F) {
+	f.Add("FROM scratch\nENV A=1 \\\n    DB_PASSWORD=\"hunter2 x\" B=2\n", "NEXUS_PSW", "o6%vS5PoNQ3eLUm8#Sxf!X")
+	f.Add("FROM scratch\nENV NEXUS_PSW o6%vS5PoNQ3eLUm8#Sxf!X\nARG T=abc\n", "", "")
+	f.Add("FROM scratch\nRUN echo //registry.npmjs.org/:_authToken=npm_IBXuDL7DxtpYlSXpfKtHF4vUCsMehGAkWvj7\n", "X", "y")
+	f.Fuzz(func(t *testing.T, df, argName, argValue string) {
+		res, err := Check(context.Background(), []byte(df), CheckOptions{BuildArgs: map[string]string{argName: argValue}})
+		if err != nil {
+			return
+		}
+		if len(res.Source) != len(df) {
+			t.Fatalf("length %d, want %d", len(res.Source), len(df))
+		}
+		for i := range df {
+			if res.Source[i] != df[i] && (res.Source[i] != '*' || df[i] == '\n') {
+				t.Fatalf("byte %d: %q became %q", i, df[i], res.Source[i])
+			}
+		}
+	})
+}

@@ -146,3 +146,17 @@ func TestVarNameWords(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJudgeWord: any name and value, as a Dockerfile word or expanded, is judged without a
+// panic.
+func FuzzJudgeWord(f *testing.F) {
+	for _, s := range append(append([]string{}, SecretVarName.WordSecret...), SecretVarName.WordNotSecret...) {
+		k, v, _ := strings.Cut(s, "=")
+		f.Add(k, v)
+	}
+	f.Fuzz(func(t *testing.T, name, word string) {
+		SecretVarName.JudgeWord(name, word)
+		SecretVarName.Judge(name, word)
+		SecretVarName.SecretName(name)
+	})
+}

@@ -147,6 +147,7 @@ func value(s string, p, end int, more bool, knownValue string, isKnown bool) (st
 	if stop < 0 || stop > len(s) {
 		stop = len(s)
 	}
+	stop = max(stop, p) // a known value may have run past the shell
 	if more {
 		if loc := nextArg.FindStringIndex(s[p:stop]); loc != nil {
 			return s[p : p+loc[0]], p + loc[0]

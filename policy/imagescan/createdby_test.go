@@ -77,3 +77,19 @@ func TestHistoryFindings(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHistoryArgs: any created_by and known build-arg parses without a panic, and every value
+// found lies inside the created_by at its offset.
+func FuzzHistoryArgs(f *testing.F) {
+	f.Add("RUN |2 NEXUS_USR=ci NEXUS_PSW=a b /bin/sh -c true", "NEXUS_PSW", "a b")
+	f.Add("ARG A=1 B C=x y", "C", "x y")
+	f.Add("RUN |1 A=x /bin/sh -c  /bin/sh -c y", "A", "x /bin/sh -c ")
+	f.Add("|3 A= B=", "", "")
+	f.Fuzz(func(t *testing.T, createdBy, key, val string) {
+		for _, a := range historyArgs(createdBy, map[string]string{key: val}) {
+			if a.off < 0 || a.off+len(a.value) > len(createdBy) || createdBy[a.off:a.off+len(a.value)] != a.value {
+				t.Fatalf("%q: value %q at %d is not in the created_by", createdBy, a.value, a.off)
+			}
+		}
+	})
+}
