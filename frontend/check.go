@@ -178,6 +178,8 @@ type checkRun struct {
 	sc       *policy.Scanner
 	// engineFlagged are the build-args an engine rule found a secret in.
 	engineFlagged map[string]bool
+	// vars are the ARG and ENV names and build-args (hasVar).
+	vars map[string]bool
 }
 
 func (c *checkRun) close() {
@@ -200,6 +202,43 @@ func (c *checkRun) addBuildArg(r *RuleInfo, ruleID, name, msg string) {
 		ruleID = r.ID
 	}
 	c.vs = append(c.vs, Violation{Rule: r, RuleID: ruleID, Message: msg, BuildArg: name})
+}
+
+// hasVar reports whether the Dockerfile declares an ARG or ENV name, or the build is given
+// a build-arg of that name (for credential bindings: policy.NameRule.Binding).
+func (c *checkRun) hasVar(name string) bool {
+	if c.vars == nil {
+		c.vars = map[string]bool{}
+		for k := range c.o.BuildArgs {
+			c.vars[k] = true
+		}
+		for _, a := range c.metaArgs {
+			for _, kv := range a.Args {
+				c.vars[kv.Key] = true
+			}
+		}
+		for _, st := range c.stages {
+			for _, cmd := range st.Commands {
+				switch x := cmd.(type) {
+				case *instructions.ArgCommand:
+					for _, kv := range x.Args {
+						c.vars[kv.Key] = true
+					}
+				case *instructions.EnvCommand:
+					for _, kv := range x.Env {
+						c.vars[kv.Key] = true
+					}
+				}
+			}
+		}
+	}
+	return c.vars[name]
+}
+
+// secretName reports whether a name alone says it holds a secret, or is the base of a
+// credential binding among the Dockerfile's variables and the build-args.
+func (c *checkRun) secretName(name string) bool {
+	return policy.SecretVarName.SecretName(name) || policy.SecretVarName.Binding(name, c.hasVar)
 }
 
 func (c *checkRun) buildArgNames() []string {

@@ -135,6 +135,8 @@ var (
 				{Dockerfile: "FROM scratch\nARG NEXUS_USR\nARG NEXUS_PSW\nRUN true\n", Line: 3},
 				{Dockerfile: "FROM scratch\nARG GITHUB_TOKEN\n", Line: 2},
 				{Dockerfile: "FROM scratch\nARG NPM_TOKEN\n", BuildArgs: map[string]string{"NPM_TOKEN": "o6%vS5PoNQ3eLUm8"}, Line: 2},
+				// Jenkins' credential NEXUS is bound as NEXUS (user:password), NEXUS_USR, NEXUS_PSW.
+				{Dockerfile: "FROM scratch\nARG NEXUS\nARG NEXUS_USR\nRUN true\n", Line: 2},
 			},
 			NoMatch: []Sample{
 				{Dockerfile: "FROM scratch\nARG NEXUS_USR\nARG TOKEN_PATH\nARG AWS_ACCESS_KEY_ID\nRUN true\n"},
@@ -244,6 +246,7 @@ var (
 			Match: []Sample{
 				{Dockerfile: "FROM scratch\nARG NEXUS_PSW\n", BuildArgs: map[string]string{"NEXUS_PSW": "o6%vS5PoNQ3eLUm8#Sxf!X", "NEXUS_USR": "ci-deployer"}},
 				{Dockerfile: "FROM scratch\n", BuildArgs: map[string]string{"DB_PASSWORD": "hunter2"}},
+				{Dockerfile: "FROM scratch\n", BuildArgs: map[string]string{"NEXUS": "ci-deployer:o6%vS5PoNQ3eLUm8", "NEXUS_PSW": "o6%vS5PoNQ3eLUm8"}},
 			},
 			NoMatch: []Sample{{Dockerfile: "FROM scratch\nARG GOOGLE_APPLICATION_CREDENTIALS\n", BuildArgs: map[string]string{
 				"GOOGLE_APPLICATION_CREDENTIALS": "/run/secrets/gcp.json", "AUTH_ENABLED": "true", "NEXUS_USR": "ci-deployer"}}},
@@ -270,7 +273,7 @@ var Rules = []Rule{
 // checkSecretNamedVariables runs RuleSecretNamedVariable over ENV values and ARG defaults.
 func checkSecretNamedVariables(r *TypedRule[func(string, string) string], c *checkRun) error {
 	c.assignments(func(instruction string, loc []parser.Range, key, raw string) {
-		if policy.SecretVarName.JudgeWord(key, raw).Verdict != policy.LiteralSecret {
+		if policy.SecretVarName.JudgeAmong(key, raw, true, c.hasVar).Verdict != policy.LiteralSecret {
 			return
 		}
 		c.add(&r.RuleInfo, "", loc, r.Format(instruction, key))
@@ -317,10 +320,10 @@ func checkSecretNamedArgs(r *TypedRule[func(string) string], c *checkRun) error 
 				continue
 			}
 			for _, kv := range a.Args {
-				if kv.Value != nil || !policy.SecretVarName.SecretName(kv.Key) {
+				if kv.Value != nil || !c.secretName(kv.Key) {
 					continue
 				}
-				if v, given := c.o.BuildArgs[kv.Key]; given && policy.SecretVarName.Judge(kv.Key, v).Verdict != policy.LiteralSecret {
+				if v, given := c.o.BuildArgs[kv.Key]; given && policy.SecretVarName.JudgeAmong(kv.Key, v, false, c.hasVar).Verdict != policy.LiteralSecret {
 					continue
 				}
 				c.add(&r.RuleInfo, "", a.Location(), r.Format(kv.Key))
@@ -334,7 +337,7 @@ func checkSecretNamedArgs(r *TypedRule[func(string) string], c *checkRun) error 
 func checkSecretNamedMetaArgs(r *TypedRule[func(string) string], c *checkRun) error {
 	for _, a := range c.metaArgs {
 		for _, kv := range a.Args {
-			if kv.Value == nil && policy.SecretVarName.SecretName(kv.Key) {
+			if kv.Value == nil && c.secretName(kv.Key) {
 				c.add(&r.RuleInfo, "", a.Location(), r.Format(kv.Key))
 			}
 		}
@@ -427,7 +430,7 @@ func checkSecretBuildArgs(r *TypedRule[func(string, string, string) string], c *
 func checkSecretNamedBuildArgs(r *TypedRule[func(string) string], c *checkRun) error {
 	for _, k := range c.buildArgNames() {
 		v := c.o.BuildArgs[k]
-		if c.engineFlagged[k] || policy.SecretVarName.Judge(k, v).Verdict != policy.LiteralSecret {
+		if c.engineFlagged[k] || policy.SecretVarName.JudgeAmong(k, v, false, c.hasVar).Verdict != policy.LiteralSecret {
 			continue
 		}
 		c.addBuildArg(&r.RuleInfo, "", k, r.Format(k))

@@ -37,6 +37,10 @@ type NameRule struct {
 	Modifiers []string
 	// Exceptions exempt secret-looking names whose value has the expected shape.
 	Exceptions []NameException
+	// Bindings are the suffixes a CI credential binding adds to a variable's name: Jenkins binds
+	// a username/password credential NAME as NAME (user:password), NAME_USR and NAME_PSW. A
+	// name is a secret name too when NAME+suffix is among the variables around it (JudgeAmong).
+	Bindings []string
 	// Match and NoMatch are names alone (no value known) that must and must not be secret
 	// names; Secret and NotSecret are NAME=value pairs (value as expanded) that must and must not
 	// be judged LiteralSecret; WordSecret and WordNotSecret are the same for Dockerfile words
@@ -155,6 +159,28 @@ func (r *NameRule) Exempt(name string) bool {
 		}
 	}
 	return false
+}
+
+// Binding reports whether name is the base of a credential binding: a NAME whose NAME_PSW or
+// NAME_USR (Bindings) is a variable too, as has reports.
+func (r *NameRule) Binding(name string, has func(string) bool) bool {
+	for _, suffix := range r.Bindings {
+		if has(name + suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// JudgeAmong is Judge (JudgeWord when word is set) for a variable among others, as has reports:
+// the base of a credential binding (Binding) with a literal value is a LiteralSecret whatever its
+// name says.
+func (r *NameRule) JudgeAmong(name, value string, word bool, has func(string) bool) Judgement {
+	j := r.judge(name, value, word)
+	if j.Verdict == NotSecretName && j.Kind == ValueLiteral && r.Binding(name, has) {
+		j.Verdict = LiteralSecret
+	}
+	return j
 }
 
 // Judge judges name=value, the value as it is (expanded: a build-arg, a history entry). A '$'
@@ -613,6 +639,7 @@ var SecretVarName = &NameRule{
 	Strong: []string{"password", "passwords", "passwd", "psw", "pword", "passphrase", "secret", "secrets",
 		"token", "tokens", "credential", "credentials", "creds", "apikey", "apikeys", "accesskey", "secretkey",
 		"privatekey", "accesstoken", "authtoken", "clientsecret"},
+	Bindings:    []string{"_PSW", "_USR"},
 	Weak:        []string{"key", "keys", "auth", "pass", "pwd", "pat", "jwt"},
 	Compound:    []string{"pass", "pwd"},
 	NotCompound: []string{"bypass", "compass", "overpass", "underpass", "surpass", "trespass", "askpass", "sshpass", "impass"},

@@ -160,3 +160,24 @@ func FuzzJudgeWord(f *testing.F) {
 		SecretVarName.SecretName(name)
 	})
 }
+
+// TestCredentialBinding: Jenkins binds a username/password credential NEXUS as NEXUS
+// (user:password), NEXUS_USR and NEXUS_PSW; the base holds the password too.
+func TestCredentialBinding(t *testing.T) {
+	vars := map[string]bool{"NEXUS": true, "NEXUS_USR": true, "NEXUS_PSW": true, "OTHER": true}
+	has := func(n string) bool { return vars[n] }
+	for _, tc := range []struct {
+		name, value string
+		want        Verdict
+	}{
+		{"NEXUS", "ci-deployer:o6%vS5PoNQ3eLUm8#Sxf!X", LiteralSecret},
+		{"NEXUS_PSW", "o6%vS5PoNQ3eLUm8#Sxf!X", LiteralSecret},
+		{"NEXUS_USR", "ci-deployer", NotSecretName},
+		{"NEXUS", "", NotSecretName},
+		{"OTHER", "ci-deployer:o6%vS5", NotSecretName},
+	} {
+		if got := SecretVarName.JudgeAmong(tc.name, tc.value, false, has).Verdict; got != tc.want {
+			t.Errorf("%s=%s among %v: %v, want %v", tc.name, tc.value, vars, got, tc.want)
+		}
+	}
+}

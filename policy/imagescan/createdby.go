@@ -66,9 +66,21 @@ var shells = []string{" /bin/sh -c ", " /bin/bash -c ", " /bin/ash -c ", " /usr/
 // part of it. ref becomes each finding's Origin.Ref.
 func HistoryFindings(cfg *v1.ConfigFile, buildArgs map[string]string, ref string) []policy.Finding {
 	var out []policy.Finding
+	args := make([][]assignment, len(cfg.History))
+	names := map[string]bool{}
+	for k := range buildArgs {
+		names[k] = true
+	}
 	for i, h := range cfg.History {
-		for _, a := range historyArgs(h.CreatedBy, buildArgs) {
-			if policy.SecretVarName.Judge(a.key, a.value).Verdict != policy.LiteralSecret {
+		args[i] = historyArgs(h.CreatedBy, buildArgs)
+		for _, a := range args[i] {
+			names[a.key] = true
+		}
+	}
+	has := func(n string) bool { return names[n] }
+	for i := range cfg.History {
+		for _, a := range args[i] {
+			if policy.SecretVarName.JudgeAmong(a.key, a.value, false, has).Verdict != policy.LiteralSecret {
 				continue
 			}
 			o := policy.Origin{Kind: OriginConfig, Ref: ref, Path: fmt.Sprintf("History[%d].created_by", i)}

@@ -47,6 +47,8 @@ func TestHistoryFindings(t *testing.T) {
 		{"no build-args", "RUN /bin/sh -c echo DB_PASSWORD=hunter2", nil, nil},
 		{"not an entry with args", "COPY . /app # buildkit", nil, nil},
 		{"count larger than the args", "RUN |3 TOKEN=abcdef123", nil, []string{"TOKEN=abcdef123"}},
+		{"Jenkins binding base", "RUN |3 NEXUS=ci:" + psw + " NEXUS_USR=ci NEXUS_PSW=" + psw + " /bin/sh -c true", nil,
+			[]string{"NEXUS=ci:" + psw, "NEXUS_PSW=" + psw}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := &v1.ConfigFile{History: []v1.History{{CreatedBy: "ARG X"}, {CreatedBy: tc.createdBy}}}
