@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -27,13 +26,10 @@ import (
 // (mode=max), though no layer and no history entry holds it.
 const glToken = "glpat-Xq9vR2mT7wL4kP8nZ3bY"
 
-// buildctl runs the stack's own buildctl against its buildkitd.
-func buildctl(t *testing.T, s *stack.Stack, args ...string) {
+// mustBuildctl runs the stack's own buildctl against its buildkitd and fails the test on an error.
+func mustBuildctl(t *testing.T, s *stack.Stack, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.Binaries.BuildCtl, append([]string{"--addr", s.BuildKit.Address}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := buildctl(t, s, args...); err != nil {
 		t.Fatalf("buildctl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
@@ -60,7 +56,7 @@ func attestedBuild(t *testing.T, s *stack.Stack, version, archive, push string, 
 	if push != "" {
 		args = append(args, "--output", "type=image,name="+push+",push=true")
 	}
-	buildctl(t, s, append(args, extra...)...)
+	mustBuildctl(t, s, append(args, extra...)...)
 }
 
 // jsonReport is what these tests read of a JSON report.

@@ -173,7 +173,7 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 			return cs
 		}
 	}
-	ro.Gate = runner.ScanGate(minConf, canaries, cmd.ErrOrStderr())
+	ro.Gate = runner.ScanGate(minConf, canaries, ro.BuildArgs, cmd.ErrOrStderr())
 
 	res, err := runner.Run(ctx, ro)
 	var refused *runner.RefusedError

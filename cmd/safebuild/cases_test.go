@@ -67,7 +67,7 @@ var caseRuns = []caseRun{
 	{name: "C11/platform", args: []string{"scan", "--format", "json", "--platform", "linux/amd64", "oci-archive:{cases}/C11-docker29-save-archive/image/save.tar"}, code: 1,
 		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}},
 	{name: "C14/image", args: []string{"scan", "--format", "json", "oci:{cases}/C14-psw-suffix-arg/image-simulated"}, code: 1,
-		want: []caseFinding{{"", "History[2].created_by", "config"}}, pending: "issue 10: history build-arg prefixes"},
+		want: []caseFinding{{"secret-named-build-arg", "History[2].created_by", "config"}}},
 }
 
 // TestCases runs every case of testdata/cases that needs no builder and checks its case.json

@@ -34,11 +34,12 @@ const DefaultMinConfidence = policy.GateConfidence
 
 // ScanGate returns the gate `safebuild build` uses: every image and attestation in the layout is
 // scanned (imagescan.ScanSet) with the engine's rules plus, as canaries, the secret values the
-// build was served (canaries is called when the gate runs, after the build). A finding of min
+// build was served (canaries is called when the gate runs, after the build), and with the
+// build-args it was given, which delimit build-arg values in history entries. A finding of min
 // confidence or more refuses the build (the zero value: DefaultMinConfidence); findings are
 // written to out as text, those below min under a note that they did not refuse it. A part it
 // could not read fails the gate too: it never vouches for bytes it did not scan.
-func ScanGate(min policy.Confidence, canaries func() []policy.Canary, out io.Writer, opts ...policy.Option) Gate {
+func ScanGate(min policy.Confidence, canaries func() []policy.Canary, buildArgs map[string]string, out io.Writer, opts ...policy.Option) Gate {
 	if min == policy.ConfidenceUnset {
 		min = DefaultMinConfidence
 	}
@@ -75,7 +76,7 @@ func ScanGate(min policy.Confidence, canaries func() []policy.Canary, out io.Wri
 			a.Source = source
 		}
 		var findings []policy.Finding
-		res, err := imagescan.ScanSet(ctx, sc, set, imagescan.Options{RequireAll: true}, func(f policy.Finding) error {
+		res, err := imagescan.ScanSet(ctx, sc, set, imagescan.Options{RequireAll: true, BuildArgs: buildArgs}, func(f policy.Finding) error {
 			findings = append(findings, f)
 			return nil
 		})

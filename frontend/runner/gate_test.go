@@ -73,7 +73,7 @@ func TestScanGateMinConfidence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
-			err := ScanGate(tc.min, nil, &out)(context.Background(), tc.dir)
+			err := ScanGate(tc.min, nil, nil, &out)(context.Background(), tc.dir)
 			var refused *RefusedError
 			if got := errors.As(err, &refused); got != tc.refused {
 				t.Fatalf("refused=%v (%v), want %v; output:\n%s", got, err, tc.refused, out.String())
@@ -133,7 +133,7 @@ func TestScanGate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := ScanGate(policy.ConfidenceUnset, canaries, &out)(context.Background(), tc.dir)
+			err := ScanGate(policy.ConfidenceUnset, canaries, nil, &out)(context.Background(), tc.dir)
 			var re *RefusedError
 			switch {
 			case tc.refused:

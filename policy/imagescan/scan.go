@@ -59,6 +59,9 @@ type Options struct {
 	// a notice: for gates (promote, the build gate), which must not vouch for an index they did
 	// not read whole. Default false: `scan` lists it and scans what is there.
 	RequireAll bool
+	// BuildArgs are the build-args the image was built with, when known (the build gate): they
+	// delimit build-arg values in history entries exactly (see HistoryFindings).
+	BuildArgs map[string]string
 }
 
 // IncompleteError says which parts of an image could not be scanned: a corrupt or truncated
@@ -128,7 +131,7 @@ func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Opti
 		stats.Add(st)
 	}
 
-	if err := scanConfig(ctx, sc, img, collect(nil), addStats); err != nil {
+	if err := scanConfig(ctx, sc, img, o.BuildArgs, collect(nil), addStats); err != nil {
 		if ctx.Err() != nil {
 			return stats, nil, err
 		}
@@ -303,18 +306,18 @@ func Sort(fs []Finding) {
 }
 
 // scanConfig scans img's config and annotations (the annotations also when the config cannot
-// be read).
-func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
+// be read), with the build-args the image was built with when known.
+func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, buildArgs map[string]string, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
 	cfg, _, err := img.Config()
 	if err != nil {
-		st, aerr := ScanConfig(ctx, sc, &v1.ConfigFile{}, img.Annotations, "", emit)
+		st, aerr := ScanConfig(ctx, sc, &v1.ConfigFile{}, img.Annotations, "", nil, emit)
 		addStats(st)
 		if aerr != nil && ctx.Err() != nil {
 			return aerr
 		}
 		return err
 	}
-	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", emit)
+	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", buildArgs, emit)
 	addStats(st)
 	if err != nil {
 		return fmt.Errorf("%s: %w", img.Source, err)
@@ -324,8 +327,9 @@ func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit 
 
 // ScanConfig scans each config field as its own fragment, so that findings name it: Env[3],
 // Labels["k"], Cmd, Entrypoint, OnBuild[0], History[7].created_by, and the manifest or index
-// annotations. ref (a digest, or "" before export) becomes each finding's Origin.Ref.
-func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, annotations map[string]string, ref string, emit func(policy.Finding) error) (policy.Stats, error) {
+// annotations; and the build-args history entries record (HistoryFindings, with buildArgs when
+// known, else nil). ref (a digest, or "" before export) becomes each finding's Origin.Ref.
+func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, annotations map[string]string, ref string, buildArgs map[string]string, emit func(policy.Finding) error) (policy.Stats, error) {
 	var stats policy.Stats
 	type field struct{ kind, path, text string }
 	var fields []field
@@ -361,6 +365,11 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 		stats.Add(st)
 		if err != nil {
 			return stats, fmt.Errorf("config %s: %w", f.path, err)
+		}
+	}
+	for _, f := range HistoryFindings(cfg, buildArgs, ref) {
+		if err := emit(f); err != nil {
+			return stats, err
 		}
 	}
 	return stats, nil
