@@ -48,6 +48,8 @@ type Violation struct {
 	Location []parser.Range
 	// BuildArg names the build-arg a build-arg violation is about.
 	BuildArg string
+	// Confidence is the rule's, or for an engine rule's finding the finding's.
+	Confidence policy.Confidence
 }
 
 // Severity is the severity of the violated rule.
@@ -193,7 +195,7 @@ func (c *checkRun) add(r *RuleInfo, ruleID string, loc []parser.Range, msg strin
 	if ruleID == "" {
 		ruleID = r.ID
 	}
-	c.vs = append(c.vs, Violation{Rule: r, RuleID: ruleID, Message: msg, Line: firstLine(loc), Location: loc})
+	c.vs = append(c.vs, Violation{Rule: r, RuleID: ruleID, Message: msg, Line: firstLine(loc), Location: loc, Confidence: r.Confidence})
 }
 
 // addBuildArg records a violation of a build-arg.
@@ -201,7 +203,7 @@ func (c *checkRun) addBuildArg(r *RuleInfo, ruleID, name, msg string) {
 	if ruleID == "" {
 		ruleID = r.ID
 	}
-	c.vs = append(c.vs, Violation{Rule: r, RuleID: ruleID, Message: msg, BuildArg: name})
+	c.vs = append(c.vs, Violation{Rule: r, RuleID: ruleID, Message: msg, BuildArg: name, Confidence: r.Confidence})
 }
 
 // hasVar reports whether the Dockerfile declares an ARG or ENV name, or the build is given

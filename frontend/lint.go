@@ -99,6 +99,7 @@ func (r *Result) Findings(filename string) []policy.Finding {
 			Origin:      policy.Origin{Kind: OriginDockerfile, Path: filename},
 			Line:        v.Line,
 			Severity:    policy.SeverityHigh,
+			Confidence:  v.Confidence,
 			Tags:        []string{"dockerfile-rule:" + v.Rule.ID},
 		}
 		if v.Severity() == Warn {

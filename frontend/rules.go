@@ -41,10 +41,9 @@ func (s Severity) String() string {
 type RuleInfo struct {
 	ID, Description, URL string
 	Severity             Severity
-	// Confidence grades the rule's violations for reports: "high", "medium" or "low"; "" means
-	// the engine rule's own grade (secret-in-dockerfile, secret-build-arg report what an engine
-	// rule found). Reports take it from here.
-	Confidence string
+	// Confidence grades the rule's violations for reports; unset means the engine rule's own
+	// grade (secret-in-dockerfile, secret-build-arg report what an engine rule found).
+	Confidence policy.Confidence
 	// Match are inputs the rule must flag (at Sample.Line), NoMatch inputs it must not; a plain
 	// unit test runs Check on each.
 	Match, NoMatch []Sample
@@ -160,7 +159,7 @@ var (
 			Description: "An ARG before the first FROM has a name that says it holds a secret: redeclared in a stage, its value would be recorded in the image history",
 			URL:         ruleURL("secret-named-meta-arg"),
 			Severity:    Warn,
-			Confidence:  "low",
+			Confidence:  policy.ConfidenceLow,
 			Match:       []Sample{{Dockerfile: "ARG REGISTRY_TOKEN\nFROM scratch\n", Line: 1}},
 			NoMatch:     []Sample{{Dockerfile: "ARG BASE\nARG TOKEN_FILE\nFROM scratch\n"}},
 		},
@@ -178,7 +177,7 @@ var (
 			Description: "A RUN --mount=type=secret names an id that is not mapped to a Vault reference",
 			URL:         ruleURL("undeclared-secret-mount"),
 			Severity:    Refuse,
-			Confidence:  "high",
+			Confidence:  policy.ConfidenceHigh,
 			Match: []Sample{
 				{Dockerfile: "FROM scratch\nRUN --mount=type=secret,id=aws,env=AWS true\n", Line: 2},
 				{Dockerfile: "FROM scratch\nRUN --mount=type=secret,target=/run/secrets/db true\n", Line: 2},
@@ -385,6 +384,7 @@ func checkSecretsInDockerfile(r *TypedRule[func(string, string) string], c *chec
 		}
 		loc := lineRange(f.Line)
 		c.add(&r.RuleInfo, f.RuleID, loc, r.Format(f.RuleID, f.Redacted))
+		c.vs[len(c.vs)-1].Confidence = f.Confidence
 		c.mask.finding(f)
 	}
 	return nil
@@ -415,6 +415,7 @@ func checkSecretBuildArgs(r *TypedRule[func(string, string, string) string], c *
 		}
 		for _, f := range fs {
 			c.addBuildArg(&r.RuleInfo, f.RuleID, k, r.Format(k, f.RuleID, f.Redacted))
+			c.vs[len(c.vs)-1].Confidence = f.Confidence
 			c.mask.value(f.Secret)
 		}
 		if len(fs) > 0 {

@@ -53,7 +53,7 @@ func rulesDoc() []byte {
 	p("| rule | severity | confidence | what it finds |\n|---|---|---|---|\n")
 	for _, r := range Rules {
 		i := r.Info()
-		conf := i.Confidence
+		conf := i.Confidence.String()
 		if conf == "" {
 			conf = "the engine rule's"
 		}
@@ -62,7 +62,7 @@ func rulesDoc() []byte {
 	for _, r := range Rules {
 		i := r.Info()
 		p("\n## %s\n\n%s.\n\nSeverity: %s.", i.ID, i.Description, i.Severity)
-		if i.Confidence != "" {
+		if i.Confidence != policy.ConfidenceUnset {
 			p(" Confidence: %s.", i.Confidence)
 		}
 		p("\n\nFlagged:\n\n")

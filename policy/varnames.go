@@ -22,9 +22,9 @@ import (
 // with it too.
 type NameRule struct {
 	ID, Description, URL string
-	// Confidence is how sure a finding of this rule is ("medium": a name and a literal value,
+	// Confidence is how sure a finding of this rule is (medium: a name and a literal value,
 	// with no provider format to confirm it), for reports to grade findings by.
-	Confidence string
+	Confidence Confidence
 	// Strong are secret words that make a name secret wherever they stand in it, and as the
 	// end of a compound word (GITHUBTOKEN); Weak only as the name's head (API_KEY, NPM_AUTH),
 	// so that KEY_SERVICE or AUTH_MODE are not secret names. Lower case.
@@ -635,7 +635,7 @@ var SecretVarName = &NameRule{
 	ID:          "secret-named-variable",
 	Description: "A variable whose name says it holds a secret has a literal value: ARG, ENV and build-arg values are recorded in the image config and history",
 	URL:         "https://github.com/safebuild/safebuild/blob/main/docs/dockerfile-rules.md#secret-named-variable",
-	Confidence:  "medium",
+	Confidence:  ConfidenceMedium,
 	Strong: []string{"password", "passwords", "passwd", "psw", "pword", "passphrase", "secret", "secrets",
 		"token", "tokens", "credential", "credentials", "creds", "apikey", "apikeys", "accesskey", "secretkey",
 		"privatekey", "accesstoken", "authtoken", "clientsecret"},
@@ -725,6 +725,7 @@ func VarFinding(ruleID, description string, o Origin, line, col int, name, value
 		Redacted:     name + "=*****",
 		Entropy:      entropy(value),
 		Severity:     SeverityHigh,
+		Confidence:   SecretVarName.Confidence,
 		Tags:         []string{"name-and-value"},
 		SecretSHA256: h,
 		Fingerprint:  fingerprint(ruleID, o, h),
