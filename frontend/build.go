@@ -61,7 +61,15 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 	if err != nil {
 		return nil, err
 	}
-	warnIgnoredSyntax(ctx, src, opts)
+	secretIDs, err := parseSecretIDs(opts)
+	if err != nil {
+		return nil, err
+	}
+	// The checks run first, so that everything shown of the Dockerfile from here on — error
+	// sources, warnings, lint results — is the copy with the detected secrets masked.
+	chk, chkErr := checkDockerfile(ctx, src, bc.BuildArgs, opts, secretIDs)
+	shown := shownSource(src.SourceMap, chk)
+	warnIgnoredSyntax(ctx, src, opts, shown)
 
 	convertOpt := dockerfile2llb.ConvertOpt{
 		Config:       bc.Config,
@@ -73,7 +81,7 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 			if len(location) > 0 {
 				startLine = location[0].Start.Line
 			}
-			src.Warn(ctx, linter.LintFormatShort(rulename, msg, startLine), warnOpts(location, [][]byte{[]byte(description)}, url))
+			src.Warn(ctx, chk.Mask(linter.LintFormatShort(rulename, msg, startLine)), warnOpts(location, [][]byte{[]byte(description)}, url, shown))
 		},
 	}
 	if res, ok, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{
@@ -84,7 +92,11 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 			return dockerfile2llb.ListTargets(ctx, src.Data)
 		},
 		Lint: func(ctx context.Context) (*lint.LintResults, error) {
-			return dockerfile2llb.DockerfileLint(ctx, src.Data, convertOpt)
+			res, err := dockerfile2llb.DockerfileLint(ctx, src.Data, convertOpt)
+			if err != nil {
+				return nil, err
+			}
+			return mergeLint(res, src.SourceMap, chk, chkErr), nil
 		},
 		ConvertLLB: func(ctx context.Context) (*convertllb.Result, error) {
 			return dockerfile2llb.DockerfileConvertLLB(ctx, src.Data, convertOpt)
@@ -92,26 +104,25 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 	}); err != nil || ok {
 		return res, err
 	}
+	if chkErr != nil {
+		return nil, chkErr
+	}
+	if err := refuse(ctx, src, chk, shown); err != nil {
+		return nil, err
+	}
 
 	sc, err := policy.NewScanner()
 	if err != nil {
 		return nil, err
 	}
 	defer sc.Close()
-	secretIDs, err := parseSecretIDs(opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkBeforeBuild(ctx, src, bc.BuildArgs, opts, secretIDs, sc); err != nil {
-		return nil, err
-	}
 	scanLayers := opts[OptScanLayers] != "false"
 
 	defer func() {
 		var el *parser.LocationError
 		if errors.As(retErr, &el) {
 			for _, l := range el.Locations {
-				retErr = wrapSource(retErr, src.SourceMap, l)
+				retErr = wrapSource(retErr, shown, l)
 			}
 		}
 	}()
@@ -143,7 +154,7 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 			return nil, err
 		}
 		if scanLayers {
-			if err := scanBuilt(ctx, c, ref, dfRes.Image, sc); err != nil {
+			if err := scanBuilt(ctx, c, ref, dfRes.Image, bc.BuildArgs, sc); err != nil {
 				return nil, err
 			}
 		}
@@ -190,20 +201,22 @@ func validateCaps(req string) error {
 // warnIgnoredSyntax tells the user, as a build warning, that a `# syntax=` line or a
 // BUILDKIT_SYNTAX build-arg naming another frontend was not followed. When safebuild is itself the
 // `# syntax=` target, BuildKit passes "cmdline" and there is nothing to say.
-func warnIgnoredSyntax(ctx context.Context, src *dockerui.Source, opts map[string]string) {
+func warnIgnoredSyntax(ctx context.Context, src *dockerui.Source, opts map[string]string, shown *llb.SourceMap) {
 	if v, ok := opts[keySyntaxArg]; ok {
-		src.Warn(ctx, fmt.Sprintf("safebuild ignores BUILDKIT_SYNTAX=%s: the Dockerfile is built by safebuild's frontend", v), gwclient.WarnOpts{Level: 1})
+		src.Warn(ctx, fmt.Sprintf("safebuild ignores BUILDKIT_SYNTAX=%s: the Dockerfile is built by safebuild's frontend", v), gwclient.WarnOpts{Level: 1, SourceInfo: sourceInfo(shown)})
 	}
 	if _, ok := opts["cmdline"]; ok {
 		return
 	}
 	if ref, _, loc, ok := parser.DetectSyntax(src.Data); ok {
-		src.Warn(ctx, fmt.Sprintf("safebuild ignores # syntax=%s: the Dockerfile is built by safebuild's frontend", ref), warnOpts(loc, nil, ""))
+		src.Warn(ctx, fmt.Sprintf("safebuild ignores # syntax=%s: the Dockerfile is built by safebuild's frontend", ref), warnOpts(loc, nil, "", shown))
 	}
 }
 
-func warnOpts(r []parser.Range, detail [][]byte, url string) gwclient.WarnOpts {
-	opts := gwclient.WarnOpts{Level: 1, Detail: detail, URL: url}
+// warnOpts are the options of a warning at r; it carries shown, the masked Dockerfile, as its
+// source (without it, BuildKit would attach the Dockerfile as read).
+func warnOpts(r []parser.Range, detail [][]byte, url string, shown *llb.SourceMap) gwclient.WarnOpts {
+	opts := gwclient.WarnOpts{Level: 1, Detail: detail, URL: url, SourceInfo: sourceInfo(shown)}
 	for _, r := range r {
 		opts.Range = append(opts.Range, pbRange(r))
 	}
@@ -218,28 +231,45 @@ func pbRange(r parser.Range) *pb.Range {
 }
 
 // wrapSource attaches the Dockerfile and the failing line ranges to err, so that buildx and
-// buildctl print the offending lines.
+// buildctl print the offending lines. sm must be the masked copy (shownSource): they print the
+// lines verbatim.
 func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
 	if sm == nil {
 		return err
 	}
-	s := &errdefs.Source{
-		Info: &pb.SourceInfo{
-			Data:       sm.Data,
-			Filename:   sm.Filename,
-			Language:   sm.Language,
-			Definition: sm.Definition.ToPB(),
-		},
-	}
+	s := &errdefs.Source{Info: sourceInfo(sm)}
 	for _, r := range ranges {
 		s.Ranges = append(s.Ranges, pbRange(r))
 	}
 	return errdefs.WithSource(err, s)
 }
 
-// checkBeforeBuild runs Check with the default rules and returns a *RefusedError, carrying the
-// Dockerfile location of the first violation, when anything is refused.
-func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[string]string, opts map[string]string, secretIDs map[string]string, sc *policy.Scanner) error {
+// sourceInfo is sm as a gateway message; nil for nil.
+func sourceInfo(sm *llb.SourceMap) *pb.SourceInfo {
+	if sm == nil {
+		return nil
+	}
+	si := &pb.SourceInfo{Data: sm.Data, Filename: sm.Filename, Language: sm.Language}
+	if sm.Definition != nil {
+		si.Definition = sm.Definition.ToPB()
+	}
+	return si
+}
+
+// shownSource is the source map to show the Dockerfile by: sm with the checks' masked copy of
+// the Dockerfile. Without a check result (a parse error) nothing was detected and sm is shown.
+func shownSource(sm *llb.SourceMap, chk *Result) *llb.SourceMap {
+	if sm == nil || chk == nil {
+		return sm
+	}
+	shown := *sm
+	shown.Data = chk.Source
+	return &shown
+}
+
+// checkDockerfile runs Check with the default rules, the build-args, and the secret ids the
+// client declared (OptSecrets and OptSecretIDs; none declared skips the mount check).
+func checkDockerfile(ctx context.Context, src *dockerui.Source, buildArgs map[string]string, opts map[string]string, secretIDs map[string]string) (*Result, error) {
 	var declared map[string]bool
 	if v, ok := opts[OptSecrets]; ok {
 		declared = map[string]bool{}
@@ -257,21 +287,30 @@ func checkBeforeBuild(ctx context.Context, src *dockerui.Source, buildArgs map[s
 			declared[id] = true
 		}
 	}
-	name := src.Filename
-	if name == "" {
-		name = "Dockerfile"
+	return Check(ctx, src.Data, CheckOptions{Filename: dockerfileName(src.SourceMap), BuildArgs: buildArgs, DeclaredSecrets: declared})
+}
+
+func dockerfileName(sm *llb.SourceMap) string {
+	if sm == nil || sm.Filename == "" {
+		return "Dockerfile"
 	}
-	vs, err := Check(ctx, src.Data, CheckOptions{Filename: name, BuildArgs: buildArgs, Scanner: sc, DeclaredSecrets: declared})
-	if err != nil {
-		return err
+	return sm.Filename
+}
+
+// refuse reports chk's warnings as build warnings and returns a *RefusedError, carrying the
+// masked Dockerfile and the location of the first located violation, when a Refuse rule fired.
+func refuse(ctx context.Context, src *dockerui.Source, chk *Result, shown *llb.SourceMap) error {
+	for _, v := range chk.Warnings() {
+		src.Warn(ctx, linter.LintFormatShort(v.RuleID, v.Message, v.Line), warnOpts(v.Location, [][]byte{[]byte(v.Rule.Description)}, v.Rule.URL, shown))
 	}
+	vs := chk.Refused()
 	if len(vs) == 0 {
 		return nil
 	}
-	refused := &RefusedError{Filename: name, Violations: vs}
+	refused := &RefusedError{Filename: dockerfileName(src.SourceMap), Violations: vs}
 	for _, v := range vs {
 		if v.Location != nil {
-			return wrapSource(refused, src.SourceMap, v.Location)
+			return wrapSource(refused, shown, v.Location)
 		}
 	}
 	return refused

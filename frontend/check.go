@@ -26,22 +26,76 @@ const OptSecrets = "safebuild:secrets"
 // maps each to its Vault reference pinned to a version, so that rotation busts the cache.
 const OptSecretIDs = "safebuild:secret-ids"
 
-// RuleUndeclaredSecret is the ID of the check that every secret mount maps to a declared id.
-const RuleUndeclaredSecret = "undeclared-secret-mount"
+// Origin kinds of what Check scans.
+const (
+	OriginDockerfile = "dockerfile"
+	OriginBuildArg   = "build-arg"
+)
 
-// Violation is one reason a Dockerfile or its build-args are refused.
+// Violation is one reason a Dockerfile or its build-args are refused or warned about. It never
+// holds a secret value.
 type Violation struct {
-	// RuleID is the engine rule, policy.SecretVarName.ID or RuleUndeclaredSecret.
+	// Rule is the Dockerfile rule that fired.
+	Rule *RuleInfo
+	// RuleID is Rule.ID, or for secret-in-dockerfile and secret-build-arg the ID of the engine
+	// rule that found the secret (github-pat).
 	RuleID string
-	// Message says what is wrong and what to do instead; it never holds a secret value.
+	// Message says what is wrong and what to do instead.
 	Message string
 	// Line is the 1-based Dockerfile line, 0 for build-args.
 	Line int
 	// Location is the Dockerfile range, nil for build-args.
 	Location []parser.Range
+	// BuildArg names the build-arg a build-arg violation is about.
+	BuildArg string
+	// Confidence is the rule's, or for an engine rule's finding the finding's.
+	Confidence policy.Confidence
 }
 
-// RefusedError carries every violation found before the build ran.
+// Severity is the severity of the violated rule.
+func (v Violation) Severity() Severity { return v.Rule.Severity }
+
+// Result is what Check found.
+type Result struct {
+	// Violations are sorted: Dockerfile lines in order, then build-args by name.
+	Violations []Violation
+	// Source is the Dockerfile with every detected secret value — in the Dockerfile or given as
+	// a build-arg — replaced by '*'s of the same length, so that lines and columns stay right.
+	// It is what may be shown of the Dockerfile (error sources, lint results).
+	Source []byte
+	mask   func(string) string
+}
+
+// Refused returns the violations of Refuse rules.
+func (r *Result) Refused() []Violation {
+	return r.bySeverity(Refuse)
+}
+
+// Warnings returns the violations of Warn rules.
+func (r *Result) Warnings() []Violation {
+	return r.bySeverity(Warn)
+}
+
+func (r *Result) bySeverity(s Severity) []Violation {
+	var out []Violation
+	for _, v := range r.Violations {
+		if v.Severity() == s {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Mask replaces every detected secret value in s by '*'s, for text that may quote the
+// Dockerfile or a build-arg (a parser error, another linter's message).
+func (r *Result) Mask(s string) string {
+	if r == nil || r.mask == nil {
+		return s
+	}
+	return r.mask(s)
+}
+
+// RefusedError carries every violation of a Refuse rule found before the build ran.
 type RefusedError struct {
 	Filename   string
 	Violations []Violation
@@ -62,117 +116,173 @@ func (e *RefusedError) Error() string {
 
 // CheckOptions are the inputs of Check besides the Dockerfile.
 type CheckOptions struct {
-	// Filename names the Dockerfile in messages.
+	// Filename names the Dockerfile in messages. Default: "Dockerfile".
 	Filename string
-	// BuildArgs are the build-arg values the build was given.
+	// BuildArgs are the build-arg values the build is given.
 	BuildArgs map[string]string
-	// Scanner is the detection engine (without canaries: no secret is known yet).
-	Scanner *policy.Scanner
+	// Rules are the detection engine's rules. Default: policy.DefaultRules().
+	Rules *policy.Ruleset
 	// DeclaredSecrets are the secret ids the client serves; nil skips the check.
 	DeclaredSecrets map[string]bool
 }
 
-// Check refuses, before anything runs: ARG and ENV names that say they hold a secret, secret
-// values written anywhere in the Dockerfile, secret values passed as build-args, and secret
-// mounts whose id the client does not serve.
-func Check(ctx context.Context, dt []byte, o CheckOptions) ([]Violation, error) {
+// Check runs every rule of Rules over the Dockerfile dt and its build-args, before anything
+// runs: secret-named ARG and ENV variables judged with their values, secret values written in
+// the Dockerfile or passed as build-args, and secret mounts whose id the client does not serve.
+// It returns a parse error for a Dockerfile BuildKit cannot parse.
+//
+// To mask what it found, Check scans with a scanner that keeps the raw values (WithSecrets);
+// they stay inside Check: violations hold only names and redacted excerpts, and Result only a
+// masked copy of the Dockerfile.
+func Check(ctx context.Context, dt []byte, o CheckOptions) (*Result, error) {
+	if o.Filename == "" {
+		o.Filename = "Dockerfile"
+	}
 	ast, err := parser.Parse(bytes.NewReader(dt))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", o.Filename, err)
 	}
 	stages, metaArgs, err := instructions.Parse(ast.AST, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", o.Filename, err)
 	}
-	var vs []Violation
-	nameRule := policy.SecretVarName
-	checkName := func(kind, name string, loc []parser.Range) {
-		if nameRule.Matches(name) {
-			vs = append(vs, Violation{RuleID: nameRule.ID, Location: loc, Line: firstLine(loc),
-				Message: fmt.Sprintf("%s %s: the name says it holds a secret, and %s values are recorded in the image; use RUN --mount=type=secret,id=%s instead", kind, name, kind, strings.ToLower(name))})
-		}
-	}
-	for _, a := range metaArgs {
-		for _, kv := range a.Args {
-			checkName("ARG", kv.Key, a.Location())
+	c := &checkRun{ctx: ctx, o: o, dt: dt, stages: stages, metaArgs: metaArgs, mask: newMasker(dt), engineFlagged: map[string]bool{}}
+	defer c.close()
+	for _, r := range Rules {
+		if err := r.check(c); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Info().ID, err)
 		}
 	}
-	for _, st := range stages {
-		for _, cmd := range st.Commands {
-			switch c := cmd.(type) {
-			case *instructions.ArgCommand:
-				for _, kv := range c.Args {
-					checkName("ARG", kv.Key, c.Location())
-				}
-			case *instructions.EnvCommand:
-				for _, kv := range c.Env {
-					checkName("ENV", kv.Key, c.Location())
-				}
-			case *instructions.RunCommand:
-				if o.DeclaredSecrets == nil {
-					continue
-				}
-				if err := c.Expand(func(w string) (string, error) { return w, nil }); err != nil {
-					return nil, err
-				}
-				for _, m := range instructions.GetMounts(c) {
-					if m.Type != instructions.MountTypeSecret {
-						continue
-					}
-					id := m.CacheID
-					if m.Source != "" {
-						id = m.Source
-					}
-					if id == "" && m.Target != "" {
-						id = path.Base(m.Target)
-					}
-					if !o.DeclaredSecrets[id] {
-						vs = append(vs, Violation{RuleID: RuleUndeclaredSecret, Location: c.Location(), Line: firstLine(c.Location()),
-							Message: fmt.Sprintf("RUN --mount=type=secret,id=%s: %q is not mapped to a Vault reference (declared: %s); add it to safebuild.yaml or pass --secret id=%s,src=vault:PATH#FIELD", id, id, declaredList(o.DeclaredSecrets), id)})
-					}
-				}
-			}
-		}
-	}
-	if o.Scanner != nil {
-		emit := func(f policy.Finding) error {
-			loc := []parser.Range{{Start: parser.Position{Line: f.Line}, End: parser.Position{Line: f.Line}}}
-			vs = append(vs, Violation{RuleID: f.RuleID, Line: f.Line, Location: loc,
-				Message: fmt.Sprintf("a secret is written in the Dockerfile (%s): it ends up in the image or its history; serve it from Vault through RUN --mount=type=secret", f.Redacted)})
-			return nil
-		}
-		origin := policy.Origin{Kind: OriginDockerfile, Path: o.Filename}
-		if _, err := o.Scanner.ScanReader(ctx, origin, bytes.NewReader(dt), emit); err != nil {
-			return nil, fmt.Errorf("scanning %s: %w", o.Filename, err)
-		}
-		for _, k := range slices.Sorted(maps.Keys(o.BuildArgs)) {
-			emitArg := func(f policy.Finding) error {
-				vs = append(vs, Violation{RuleID: f.RuleID,
-					Message: fmt.Sprintf("--build-arg %s holds a secret (%s): build-arg values are recorded in the image history; use --secret id=%s,src=vault:PATH#FIELD", k, f.Redacted, strings.ToLower(k))})
-				return nil
-			}
-			// Scanned as KEY=VALUE, so rules that need the name as context can fire.
-			origin := policy.Origin{Kind: OriginBuildArg, Path: k}
-			if _, err := o.Scanner.ScanReader(ctx, origin, strings.NewReader(k+"="+o.BuildArgs[k]), emitArg); err != nil {
-				return nil, fmt.Errorf("scanning build-arg %s: %w", k, err)
-			}
-		}
-	}
-	sort.SliceStable(vs, func(i, j int) bool {
-		li, lj := vs[i].Line, vs[j].Line
+	sort.SliceStable(c.vs, func(i, j int) bool {
+		li, lj := c.vs[i].Line, c.vs[j].Line
 		if (li == 0) != (lj == 0) {
 			return li != 0 // Dockerfile lines before build-args
 		}
-		return li < lj
+		if li != lj {
+			return li < lj
+		}
+		return c.vs[i].BuildArg < c.vs[j].BuildArg
 	})
-	return vs, nil
+	// Messages are made of names, rule IDs and redacted excerpts only: they are not masked
+	// (a short value may be part of a name: NAGIOSADMIN_PASS=nagios).
+	return &Result{Violations: c.vs, Source: c.mask.source(), mask: c.mask.text()}, nil
 }
 
-// Origin kinds of what Check scans.
-const (
-	OriginDockerfile = "dockerfile"
-	OriginBuildArg   = "build-arg"
-)
+// checkRun is one Check: the parsed Dockerfile, the options, and what the rules found.
+type checkRun struct {
+	ctx      context.Context
+	o        CheckOptions
+	dt       []byte
+	stages   []instructions.Stage
+	metaArgs []instructions.ArgCommand
+	vs       []Violation
+	mask     *masker
+	sc       *policy.Scanner
+	// engineFlagged are the build-args an engine rule found a secret in.
+	engineFlagged map[string]bool
+	// vars are the ARG and ENV names and build-args (hasVar).
+	vars map[string]bool
+}
+
+func (c *checkRun) close() {
+	if c.sc != nil {
+		c.sc.Close()
+	}
+}
+
+// add records a violation at a Dockerfile location; ruleID "" means the rule's own ID.
+func (c *checkRun) add(r *RuleInfo, ruleID string, loc []parser.Range, msg string) {
+	if ruleID == "" {
+		ruleID = r.ID
+	}
+	c.vs = append(c.vs, Violation{Rule: r, RuleID: ruleID, Message: msg, Line: firstLine(loc), Location: loc, Confidence: r.Confidence})
+}
+
+// addBuildArg records a violation of a build-arg.
+func (c *checkRun) addBuildArg(r *RuleInfo, ruleID, name, msg string) {
+	if ruleID == "" {
+		ruleID = r.ID
+	}
+	c.vs = append(c.vs, Violation{Rule: r, RuleID: ruleID, Message: msg, BuildArg: name, Confidence: r.Confidence})
+}
+
+// hasVar reports whether the Dockerfile declares an ARG or ENV name, or the build is given
+// a build-arg of that name (for credential bindings: policy.NameRule.Binding).
+func (c *checkRun) hasVar(name string) bool {
+	if c.vars == nil {
+		c.vars = map[string]bool{}
+		for k := range c.o.BuildArgs {
+			c.vars[k] = true
+		}
+		for _, a := range c.metaArgs {
+			for _, kv := range a.Args {
+				c.vars[kv.Key] = true
+			}
+		}
+		for _, st := range c.stages {
+			for _, cmd := range st.Commands {
+				switch x := cmd.(type) {
+				case *instructions.ArgCommand:
+					for _, kv := range x.Args {
+						c.vars[kv.Key] = true
+					}
+				case *instructions.EnvCommand:
+					for _, kv := range x.Env {
+						c.vars[kv.Key] = true
+					}
+				}
+			}
+		}
+	}
+	return c.vars[name]
+}
+
+// secretName reports whether a name alone says it holds a secret, or is the base of a
+// credential binding among the Dockerfile's variables and the build-args.
+func (c *checkRun) secretName(name string) bool {
+	return policy.SecretVarName.SecretName(name) || policy.SecretVarName.Binding(name, c.hasVar)
+}
+
+func (c *checkRun) buildArgNames() []string {
+	return slices.Sorted(maps.Keys(c.o.BuildArgs))
+}
+
+// scan runs the engine over text and returns its findings, raw values included (for masking).
+func (c *checkRun) scan(o policy.Origin, text string) ([]policy.Finding, error) {
+	if c.sc == nil {
+		opts := []policy.Option{policy.WithJobs(1), policy.WithSecrets(true)}
+		if c.o.Rules != nil {
+			opts = append(opts, policy.WithRules(c.o.Rules))
+		}
+		sc, err := policy.NewScanner(opts...)
+		if err != nil {
+			return nil, err
+		}
+		c.sc = sc
+	}
+	var fs []policy.Finding
+	_, err := c.sc.ScanReader(c.ctx, o, strings.NewReader(text), func(f policy.Finding) error {
+		fs = append(fs, f)
+		return nil
+	})
+	return fs, err
+}
+
+// secretMountID is the id of a secret mount: its id, else the base name of its target.
+func secretMountID(m *instructions.Mount) string {
+	id := m.CacheID
+	if m.Source != "" {
+		id = m.Source
+	}
+	if id == "" && m.Target != "" {
+		id = path.Base(m.Target)
+	}
+	return id
+}
+
+func lineRange(line int) []parser.Range {
+	return []parser.Range{{Start: parser.Position{Line: line}, End: parser.Position{Line: line}}}
+}
 
 func firstLine(loc []parser.Range) int {
 	if len(loc) == 0 {

@@ -152,8 +152,10 @@ func (e *LayersRefusedError) Error() string {
 }
 
 // scanBuilt scans every layer the build made (the diff of each step against its parent) and the
-// image config, and returns a *LayersRefusedError when anything is found.
-func scanBuilt(ctx context.Context, c gwclient.Client, ref gwclient.Reference, img *dockerspec.DockerOCIImage, sc *policy.Scanner) error {
+// image config (with the build's build-args, which delimit values in history entries), and returns
+// a *LayersRefusedError when anything of policy.GateConfidence or more is found (as `safebuild
+// build`'s gate at its default --min-confidence).
+func scanBuilt(ctx context.Context, c gwclient.Client, ref gwclient.Reference, img *dockerspec.DockerOCIImage, buildArgs map[string]string, sc *policy.Scanner) error {
 	var findings []LayerFinding
 	if img != nil {
 		dt, err := json.Marshal(img)
@@ -164,7 +166,7 @@ func scanBuilt(ctx context.Context, c gwclient.Client, ref gwclient.Reference, i
 		if err := json.Unmarshal(dt, &cfg); err != nil {
 			return err
 		}
-		_, err = imagescan.ScanConfig(ctx, sc, &cfg, nil, "", func(f policy.Finding) error {
+		_, err = imagescan.ScanConfig(ctx, sc, &cfg, nil, "", buildArgs, func(f policy.Finding) error {
 			findings = append(findings, LayerFinding{Finding: f})
 			return nil
 		})
@@ -209,8 +211,14 @@ func scanBuilt(ctx context.Context, c gwclient.Client, ref gwclient.Reference, i
 			return fmt.Errorf("scanning %s: %w", s.name, err)
 		}
 	}
-	if len(findings) > 0 {
-		return &LayersRefusedError{Findings: findings}
+	refusing := findings[:0]
+	for _, f := range findings {
+		if f.Confidence.AtLeast(policy.GateConfidence) {
+			refusing = append(refusing, f)
+		}
+	}
+	if len(refusing) > 0 {
+		return &LayersRefusedError{Findings: refusing}
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,18 +50,7 @@ func TestFrontendImageAndInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The image: the repository's own Dockerfile over a context holding the static binary.
-	bctx := t.TempDir()
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bctx, "bin", "safebuild-frontend"), "./cmd/safebuild-frontend")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the frontend binary: %v\n%s", err, out)
-	}
-	frontendRef := s.Registry.Host + "/safebuild/frontend:test"
-	if err := s.BuildKit.Build(ctx, stack.BuildOptions{ContextDir: bctx, DockerfileDir: root, Push: frontendRef}); err != nil {
-		t.Fatalf("building the frontend image from ./Dockerfile: %v", err)
-	}
+	frontendRef := frontendImage(t, s)
 
 	solve := func(t *testing.T, opt client.SolveOpt, inProcess bool) {
 		t.Helper()

@@ -123,7 +123,7 @@ func (d *detector) incomplete(o Origin, path, why string, emit func(Finding) err
 	o.Path = path
 	// The fingerprint names the rule and the path only, so that a baseline can accept a known
 	// broken archive (a test fixture) whatever the reason's wording.
-	return emit(Finding{RuleID: RuleIncomplete, Description: why, Severity: SeverityHigh, Origin: o,
+	return emit(Finding{RuleID: RuleIncomplete, Description: why, Severity: SeverityHigh, Confidence: ConfidenceHigh, Origin: o,
 		Fingerprint: fingerprint(RuleIncomplete, o, "")})
 }
 

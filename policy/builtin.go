@@ -8,6 +8,13 @@ package policy
 // keyHeader matches the header of any PEM, OpenSSH or PGP private key.
 const keyHeader = `-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----`
 
+// keyMaterial is what must follow keyHeader for a key to be there: line breaks (raw, or escaped
+// as in JSON and YAML strings) and the indentation or quote marks of an embedded key (YAML
+// blocks, "> " in transcripts, "# " in comments), optional PEM headers (Proc-Type, DEK-Info, Version), then a
+// base64 run of 16 or more characters, or base64 lines up to the END line. A header alone is a
+// string in code or documentation.
+const keyMaterial = `(?:[\s>#]|\\[rn]){1,40}(?:[A-Za-z][\w-]{0,30}: [^\n\\]{0,100}(?:[\s>#]|\\[rn]){1,40}){0,4}(?:[A-Za-z0-9+/=]{16}|(?:[A-Za-z0-9+/=]{1,64}(?:[\s>#]|\\[rn]){1,40}){1,8}-----END)`
+
 // b64Begin is "-----BEGIN" and b64Private is "PRIVATE KEY", base64-encoded at each of the three
 // byte offsets a base64 stream can start at (only the characters that do not depend on the
 // neighbouring bytes).
@@ -19,6 +26,25 @@ const (
 // placeholder matches secrets that are obviously not real: template variables, masks, "password".
 const placeholder = `(?i)^(?:pass(?:word|wd)?|secret|token|changeme|example|x{3,}|\*{3,}|\.{3,}|<[^>]*>|\$\{?[a-z0-9_]+\}?|%[a-z]|\{\{.*\}\})$`
 
+// urlPlaceholders are the credentials documentation puts in URLs: password words (password,
+// passwd, secret, pass…, also inside a longer value: oplog_reader_password, keepthissecret),
+// template and bracket forms, masks, and the classic example pairs (scott:tiger, guest:guest,
+// someuser:somepassword). Each is data with the url-credentials samples that prove it.
+var urlPlaceholders = []Allowlist{
+	{
+		Description: "password words and masks, also percent-encoded (%3CYourStrong%21Passw0rd%3E)",
+		Regexes: []string{
+			`(?i)p(?:ass)?w(?:or)?d|pass(?:word|wd|w0rd)?|secret|s3cr3t|changeme|change_me|redacted|example|dummy|placeholder|sample|hunter2|^tiger$|^guest$|^(?:foo|bar|baz|qux|test|demo)$`,
+			`^(?:[\[<{(%$*.]|x{3,}$)`, // [password], <password>, {{password}}, (…), %3Cpw%3E, $PASSWORD, ***, ..., xxxxxx
+		},
+	},
+	{
+		Description: "the same word as user and password (guest:guest, admin:admin)",
+		RegexTarget: TargetMatch,
+		Regexes:     []string{`(?i)://(guest|admin|user|test|root|demo):(?:guest|admin|user|test|root|demo)@`},
+	},
+}
+
 // BuildRules returns safebuild's build-specific rules, each with matching and non-matching
 // samples. DefaultRules includes them.
 func BuildRules() []Rule {
@@ -26,20 +52,36 @@ func BuildRules() []Rule {
 	return []Rule{
 		{
 			ID:          "private-key-header",
-			Description: "Private key header (PEM, OpenSSH, PGP), also where the key body is short or malformed",
-			Regex:       keyHeader,
+			Description: "Private key (PEM, OpenSSH, PGP) whose body is short or malformed: a header followed by key material",
+			Regex:       keyHeader + keyMaterial,
 			Keywords:    []string{"-----begin"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"key", "build"},
 			Fallback:    true,
 			Matches: []Sample{
 				{Content: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"},
-				{Content: "-----BEGIN EC PRIVATE KEY-----\n"},
-				{Content: "-----BEGIN PGP PRIVATE KEY BLOCK-----\n"},
+				{Content: "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5zsXxBnQzEoGaoAoGCCqGSM49\n"},
+				{Content: "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,8A2F4E2D0C1B5A69\n\nq8Xb2kLmN4pR7sT1vW3yZ5aC9dE0fG6h\n"},
+				{Content: "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\nlQOYBF9xQ2IBCAC7m2Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0Hf5Ju2\n"},
+				// a short body, then the END line
+				{Content: "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----"},
+				// escaped newlines, as in JSON and YAML strings
+				{Content: `"key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"`},
+				// indented in a YAML block, and quoted in a transcript
+				{Content: "tls:\n  key: |\n            -----BEGIN PRIVATE KEY-----\n            MIIEvgIBADANBgkqhkiG9w0B\n"},
+				{Content: "  $ cat key.pem\n  > -----BEGIN EC PRIVATE KEY-----\n  > MIGkAgEBBDDvoj/bM1HokUjY\n"},
 			},
 			NonMatches: []Sample{
 				{Content: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"},
 				{Content: "-----BEGIN PUBLIC KEY-----\n"},
+				// bare headers: code that writes or parses keys, and documentation
+				{Content: "-----BEGIN EC PRIVATE KEY-----\n"},
+				{Content: `const header = '-----BEGIN PRIVATE KEY-----';`},
+				{Content: `pem = "-----BEGIN RSA PRIVATE KEY-----\n" + body + "\n-----END RSA PRIVATE KEY-----"`},
+				{Content: "A PEM file starts with `-----BEGIN OPENSSH PRIVATE KEY-----` and ends with the END line."},
+				{Content: "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----"},
+				{Content: "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----"},
 			},
 		},
 		{
@@ -48,6 +90,7 @@ func BuildRules() []Rule {
 			Regex:       b64Begin + `[A-Za-z0-9+/]{0,120}?` + b64Private + `[A-Za-z0-9+/]{8,}={0,2}`,
 			Keywords:    []string{"LS0tLS1CRUdJ", "LS0tQkVH", "LS0tLUJFR0lO"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"key", "build", "base64"},
 			Matches: []Sample{
 				// base64("-----BEGIN RSA PRIVATE KEY-----\nMIIEow...")
@@ -70,6 +113,7 @@ func BuildRules() []Rule {
 			Regex:       `(?:` + keyHeader + `|PuTTY-User-Key-File-[23]: )`,
 			Keywords:    []string{"-----begin", "putty-user-key-file-"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"key", "build", "path"},
 			Fallback:    true,
 			Matches: []Sample{
@@ -89,9 +133,13 @@ func BuildRules() []Rule {
 			Keywords:    []string{"_authtoken", "_auth", "_password"},
 			Entropy:     2.5,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "npm"},
 			Fallback:    true, // gitleaks' npm-access-token is more specific for npm_ tokens
-			Allowlists:  ph,
+			Allowlists: append(append([]Allowlist(nil), ph...), Allowlist{
+				Description: "code, not a value: _password = encrypt(password, …)",
+				Regexes:     []string{`\(`},
+			}),
 			Matches: []Sample{
 				{Path: "app/.npmrc", Content: "//registry.npmjs.org/:_authToken=npm_q8Xb2kLmN4pR7sT1vW3yZ5aC9dE0fG6hJ2kL\n"},
 				{Path: "app/.npmrc", Content: "registry=https://npm.example.com/\n_auth=ZGVwbG95OnM0cGVyLXMzY3JldC1wYXNz\nalways-auth=true\n"},
@@ -100,6 +148,7 @@ func BuildRules() []Rule {
 			NonMatches: []Sample{
 				{Path: "app/.npmrc", Content: "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n"},
 				{Path: "app/.npmrc", Content: "_auth=\n"},
+				{Content: "  _password = encrypt(password, key)"},
 			},
 		},
 		{
@@ -109,7 +158,13 @@ func BuildRules() []Rule {
 			Keywords:    []string{`"auth"`, `"identitytoken"`, `"registrytoken"`},
 			Entropy:     3,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "docker"},
+			Allowlists: append(append([]Allowlist(nil), ph...), Allowlist{
+				Description: "documentation examples: base64 of user:password words (dXNlcjpwYXNz, QXp1cmVEaWFtb25kOmh1bnRlcjI=), truncated tokens (9cbaf023786cd7...)",
+				Regexes:     []string{`\.\.\.`},
+				Filters:     []string{"base64-text"},
+			}),
 			Matches: []Sample{
 				{Path: "root/.docker/config.json", Content: `{"auths":{"registry.example.com":{"auth":"ZGVwbG95OlM0cGVyLXNlY3JldC1wYXNzd29yZA=="}}}`},
 				{Content: "{\n  \"auths\": {\n    \"ghcr.io\": {\n      \"auth\": \"Ym90OmdocF9hQjNjRDVlRjdnSDlpSjFrTDNtTjVvUDdxUjlzVDF1VjN3WA==\"\n    }\n  }\n}\n"},
@@ -117,6 +172,9 @@ func BuildRules() []Rule {
 			NonMatches: []Sample{
 				{Content: `{"auths":{"registry.example.com":{}},"credsStore":"desktop"}`},
 				{Content: `{"auth": "required"}`},
+				{Content: `{"auths": {"https://index.docker.io/v1/": {"auth": "dXNlcjpwYXNzd29yZA=="}}}`},
+				{Content: `{"auths": {"docker.io": {"auth": "QXp1cmVEaWFtb25kOmh1bnRlcjI="}}}`},
+				{Content: `"identitytoken": "9cbaf023786cd7..."`},
 			},
 		},
 		{
@@ -127,18 +185,32 @@ func BuildRules() []Rule {
 			Keywords:    []string{"://"},
 			Entropy:     2,
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "url"},
-			Allowlists:  ph,
+			Allowlists:  append(append([]Allowlist(nil), ph...), urlPlaceholders...),
 			Matches: []Sample{
 				{Path: "root/.git-credentials", Content: "https://deploy:ghp_R2d2C3p0Bb8Yoda9Luke7Leia5Han3Solo1x@github.com\n"},
 				{Content: "DATABASE_URL=postgres://app:Xk9#mQ2vLp7w@db.internal:5432/app"},
 				{Content: "git clone https://oauth2:glpat-7pX2kQ9mVn4RtY8wZs3L@gitlab.example.com/group/repo.git"},
+				{Content: "REDIS_URL=redis://default:Zr7Qp2Lx9Vm4Tb8@localhost:6379"},
+				{Content: "amqp://ci:Tb8Nc1Wd6Ys0@rabbit:5672/"},
 			},
 			NonMatches: []Sample{
 				{Content: "https://user:password@example.com"},
 				{Content: "https://${GIT_USER}:${GIT_TOKEN}@github.com/org/repo"},
 				{Content: "see https://example.com/a:b@c"},
 				{Content: "https://github.com/org/repo.git"},
+				{Content: "postgres://someuser:somepassword@somehost:381/somedatabase"},
+				{Content: "engine = create_engine('postgresql://scott:tiger@localhost/test')"},
+				{Content: "amqp://guest:guest@192.168.0.32:5672//"},
+				{Content: "redis://[[username]:[password]]@localhost:6379/0"},
+				{Content: "mongodb://<user>:<password>@cluster0.mongodb.net"},
+				{Content: "sqlserver://SA:%3CYourStrong%21Passw0rd%3E@localhost"},
+				{Content: "https://user:s3cr3t@example.com/"},
+				{Content: "rediss://default:REDACTED@db.example.com:25061"},
+				{Content: "ftp://anonymous:xxxxxx@ftp.example.org"},
+				{Content: "http://admin:changeme@localhost:8080"},
+				{Content: "mongodb://oplog_reader:oplog_reader_password@server1"},
 			},
 		},
 		{
@@ -148,7 +220,12 @@ func BuildRules() []Rule {
 			Keywords:    []string{"aws_secret_access_key", "aws_session_token"},
 			Entropy:     3.5,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "aws"},
+			Allowlists: []Allowlist{{
+				Description: "AWS's documented example secret key (wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY) and its variants",
+				StopWords:   []string{"EXAMPLEKEY", "EXAMPLE"},
+			}},
 			Matches: []Sample{
 				{Path: "root/.aws/credentials", Content: "[default]\naws_access_key_id = AKIAQ3EGRTW7LYN5S7DX\naws_secret_access_key = 3kV9tQ2xLm7Pz4Rb8Nc1Wd6Ys0Hf5Ju2Ga7Ke9Mq\n"},
 				{Content: "ENV AWS_SECRET_ACCESS_KEY=Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0Hf5Ju2Ga7Ke9Mq3x"},
@@ -157,6 +234,7 @@ func BuildRules() []Rule {
 				{Content: "aws_secret_access_key = \n"},
 				{Content: "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}"},
 				{Content: "aws_secret_access_key = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+				{Content: `"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"`},
 			},
 		},
 		{
@@ -165,6 +243,7 @@ func BuildRules() []Rule {
 			Regex:       `(?i)\bclient-key-data:[ \t]*["']?([A-Za-z0-9+/]{40,}={0,2})`,
 			Keywords:    []string{"client-key-data"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "kubernetes", "key"},
 			Matches: []Sample{
 				{Path: "root/.kube/config", Content: "users:\n- name: admin\n  user:\n    client-certificate-data: LS0tLS1CRUdJTiBDRVJU\n    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFcEFJQkFBS0NBUUVB\n"},
@@ -181,15 +260,40 @@ func BuildRules() []Rule {
 			Keywords:    []string{"token:"},
 			Entropy:     3.5,
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "kubernetes"},
+			Allowlists:  ph,
+			// A kubeconfig's tokens sit under a user entry: "users: - name: … user: token: …".
+			Required: []Requirement{{RuleID: "kubeconfig-user-entry", WithinLines: intp(8)}},
 			Matches: []Sample{
 				{Path: "root/.kube/config", Content: "users:\n- name: ci\n  user:\n    token: eyJhbGciOiJSUzI1NiIsImtpZCI6IjNkM2U0In0.eyJpc3MiOiJrdWJlcm5ldGVzIn0.Qm9ndXNTaWduYXR1cmVYeVp3\n"},
 				{Content: "  user:\n    token: kX9mQ2vLp7wZr4Tb8Nc1Wd6Ys0Hf5Ju2\n"},
+				{Content: "- name: oidc\n  user:\n    auth-provider:\n      config:\n        client-id: kubernetes\n        id-token: eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0Hf5\n"},
 			},
 			NonMatches: []Sample{
 				{Content: "    token: aaaaaaaaaaaaaaaaaaaaaaaa\n"},
 				{Content: "    token: ${K8S_TOKEN}\n"},
 				{Content: "token: unindented-top-level-value-xyz\n"},
+				// a token field outside a kubeconfig (a README's Slack or Vault example)
+				{Content: "slack:\n  channel: '#ops'\n  settings:\n    token: xoxb-1234-56789abcdefghijklmnop\n"},
+				{Content: "vault:\n    token: s.jRHAoqElnJDx6J5ExYelCDqx\n"},
+			},
+		},
+		{
+			ID:          "kubeconfig-user-entry",
+			Description: "A kubeconfig user entry (\"user:\" on its own line): the structure kubeconfig-token needs",
+			Regex:       `(?m)^[ \t]*(?:-[ \t]+)?user:[ \t]*\r?$`,
+			Keywords:    []string{"user:"},
+			Severity:    SeverityLow,
+			Tags:        []string{"build", "kubernetes"},
+			SkipReport:  true,
+			Matches: []Sample{
+				{Content: "users:\n- name: ci\n  user:\n    token: x\n"},
+				{Content: "- user:\n"},
+			},
+			NonMatches: []Sample{
+				{Content: "  user: admin\n"},
+				{Content: "users:\n"},
 			},
 		},
 		{
@@ -199,6 +303,7 @@ func BuildRules() []Rule {
 			Regex:       `(?im)^[ \t]*password[ \t]*[:=][ \t]*(\S{6,})[ \t]*$`,
 			Keywords:    []string{"password"},
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "python", "path"},
 			Allowlists:  ph,
 			Matches: []Sample{
@@ -216,6 +321,7 @@ func BuildRules() []Rule {
 			Regex:       `(?i)\bmachine[ \t\r\n]{1,10}[^\s]{1,255}[ \t\r\n]{1,10}login[ \t\r\n]{1,10}[^\s]{1,255}[ \t\r\n]{1,10}password[ \t\r\n]{1,10}([^\s]{4,255})`,
 			Keywords:    []string{"machine"},
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "netrc"},
 			Allowlists:  ph,
 			Matches: []Sample{
@@ -234,8 +340,13 @@ func BuildRules() []Rule {
 			Keywords:    []string{"hvs.", "hvb.", "hvr.", "vault_token", "vault-token", "vaulttoken"},
 			Entropy:     3,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceHigh,
 			Tags:        []string{"build", "vault"},
 			Fallback:    true,
+			Allowlists: []Allowlist{{
+				Description: "hand-written stand-ins in tests and docs (hvs.myvaultgeneratedtoken): real tokens are base62, mixed case",
+				Regexes:     []string{`^hv[sbr]\.[a-z]+$`},
+			}},
 			Matches: []Sample{
 				{Content: "VAULT_TOKEN=hvs.CAESIJ4kq2Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0Hf5Ju2Ga7Ke9MqGh4KHGh2cy5XWnI3UXAyTHg5Vm00VGI4TmM"},
 				{Content: "export VAULT_TOKEN='s.Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0'"},
@@ -244,6 +355,7 @@ func BuildRules() []Rule {
 			NonMatches: []Sample{
 				{Content: "parse the hvs.Token field"},
 				{Content: "s.Zr7Qp2Lx9Vm4Tb8Nc1Wd6Ys0 is a struct field"},
+				{Content: `"client_token": "hvs.myvaultgeneratedgithubtoken",`},
 			},
 		},
 		{
@@ -254,6 +366,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{"secret", "passwd", "password", "token", "apikey", "api_key", "private_key", "privatekey", "access_key", "accesskey", "credential"},
 			Entropy:     2.5,
 			Severity:    SeverityHigh,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "env", "path"},
 			Fallback:    true,
 			Allowlists:  ph,
@@ -274,6 +387,7 @@ func BuildRules() []Rule {
 			Keywords:    []string{`"private_key"`, `"client_secret"`, `"refresh_token"`},
 			Entropy:     3,
 			Severity:    SeverityCritical,
+			Confidence:  ConfidenceMedium,
 			Tags:        []string{"build", "cloud", "path"},
 			Fallback:    true,
 			Matches: []Sample{
@@ -287,3 +401,5 @@ func BuildRules() []Rule {
 		},
 	}
 }
+
+func intp(n int) *int { return &n }

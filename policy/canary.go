@@ -320,6 +320,7 @@ func (s *canarySet) finding(p canaryPat, o Origin, line, col int) Finding {
 		Line:         line,
 		Column:       col,
 		Severity:     SeverityCritical,
+		Confidence:   ConfidenceHigh,
 		Tags:         []string{"canary", encNames[p.enc]},
 		SecretSHA256: h,
 		Fingerprint:  fingerprint(CanaryRuleID, o, h),

@@ -24,7 +24,7 @@ const maxConfigSize = 16 << 20
 const maxExtendDepth = 2
 
 // fileConfig mirrors the gitleaks TOML format (keys match case-insensitively, as with gitleaks'
-// viper loader), plus safebuild's per-rule "severity".
+// viper loader), plus safebuild's per-rule "severity" and "confidence".
 type fileConfig struct {
 	Title       string
 	Description string
@@ -50,6 +50,7 @@ type fileRule struct {
 	Keywords    []string
 	Tags        []string
 	Severity    string
+	Confidence  string
 	Allowlist   *fileAllowlist // deprecated single form
 	Allowlists  []fileAllowlist
 	Required    []fileRequired
@@ -70,6 +71,7 @@ type fileAllowlist struct {
 	RegexTarget string
 	Regexes     []string
 	StopWords   []string
+	Filters     []string // safebuild: SecretFilters by name
 	TargetRules []string
 }
 
@@ -187,6 +189,13 @@ func translate(fc *fileConfig) (*ruleSet, error) {
 			}
 			r.Severity = s
 		}
+		if fr.Confidence != "" {
+			c, err := ParseConfidence(fr.Confidence)
+			if err != nil {
+				return nil, fmt.Errorf("rule %q: confidence: %w", fr.ID, err)
+			}
+			r.Confidence = c
+		}
 		als := fr.Allowlists
 		if fr.Allowlist != nil {
 			if len(als) > 0 {
@@ -230,7 +239,7 @@ func translate(fc *fileConfig) (*ruleSet, error) {
 }
 
 func translateAllowlist(fa fileAllowlist) (Allowlist, error) {
-	a := Allowlist{Description: fa.Description, Paths: fa.Paths, Regexes: fa.Regexes, StopWords: fa.StopWords}
+	a := Allowlist{Description: fa.Description, Paths: fa.Paths, Regexes: fa.Regexes, StopWords: fa.StopWords, Filters: fa.Filters}
 	switch strings.ToUpper(fa.Condition) {
 	case "", "OR", "||":
 	case "AND", "&&":
@@ -251,8 +260,8 @@ func translateAllowlist(fa fileAllowlist) (Allowlist, error) {
 		// Commit allowlists never match outside git history; keep the allowlist inert.
 		a.Regexes = []string{`[^\s\S]`}
 	}
-	if len(a.Paths)+len(a.Regexes)+len(a.StopWords) == 0 {
-		return a, errors.New("an allowlist needs at least one of paths, regexes, stopwords")
+	if len(a.Paths)+len(a.Regexes)+len(a.StopWords)+len(a.Filters) == 0 {
+		return a, errors.New("an allowlist needs at least one of paths, regexes, stopwords, filters")
 	}
 	return a, nil
 }
@@ -297,6 +306,9 @@ func (set *ruleSet) extend(base *ruleSet, disabled []string) {
 		}
 		if c.Severity != SeverityUnset {
 			b.Severity = c.Severity
+		}
+		if c.Confidence != ConfidenceUnset {
+			b.Confidence = c.Confidence
 		}
 		b.Tags = append(append([]string(nil), b.Tags...), c.Tags...)
 		b.Keywords = append(append([]string(nil), b.Keywords...), c.Keywords...)
@@ -350,6 +362,7 @@ func loadDefaults() {
 		set.rules[i].Severity = gitleaksSeverity(set.rules[i])
 		set.rules[i].Tags = append(set.rules[i].Tags, "gitleaks")
 	}
+	refine(set.rules, GitleaksRefinements())
 	set.rules = append(set.rules, BuildRules()...)
 	d.set = set
 	d.rs, d.err = set.compile("default rules")

@@ -279,7 +279,7 @@ func (a *compiledAllowlist) pathOnlySkip(path, lower string, inImage bool) bool 
 	if !a.hasPaths || path == "" {
 		return false
 	}
-	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil) {
+	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil || a.filters != nil) {
 		return false
 	}
 	return a.pathsFor(inImage).matchPath(path, lower)
@@ -607,6 +607,7 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string, inIm
 	}
 	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
 	stopOK := a.stop != nil && len(secret) > 0 && a.stop.contains(secret)
+	filterOK := a.filtered(secret)
 	if a.cond == ConditionAnd {
 		if a.hasPaths && !a.pathsFor(inImage).matchPath(path, strings.ToLower(path)) {
 			return false
@@ -617,9 +618,22 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string, inIm
 		if a.stop != nil && !stopOK {
 			return false
 		}
+		if a.filters != nil && !filterOK {
+			return false
+		}
 		return true
 	}
-	return regexOK || stopOK
+	return regexOK || stopOK || filterOK
+}
+
+// filtered reports whether one of the allowlist's SecretFilters matches secret.
+func (a *compiledAllowlist) filtered(secret []byte) bool {
+	for _, f := range a.filters {
+		if len(secret) > 0 && f(secret) {
+			return true
+		}
+	}
+	return false
 }
 
 // report places the candidates (see place), applies composite rules, drops fallback candidates
@@ -790,6 +804,7 @@ func (d *detector) newFinding(r *compiledRule, o Origin, line, col int, match st
 		Line:         line,
 		Column:       col,
 		Severity:     r.Severity,
+		Confidence:   r.Confidence,
 		Tags:         r.Tags,
 		SecretSHA256: h,
 		Fingerprint:  fingerprint(r.ID, o, h),

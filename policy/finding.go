@@ -28,6 +28,9 @@ type Finding struct {
 	Entropy float64
 	// Severity ranks the finding.
 	Severity Severity
+	// Confidence grades how likely the finding is a real credential: the rule's (see
+	// Rule.Confidence); ConfidenceHigh for canaries. Unset counts as ConfidenceHigh.
+	Confidence Confidence
 	// Tags are the rule's tags.
 	Tags []string
 	// Fingerprint is stable across runs: a hash over rule, origin, path and the secret's hash.
@@ -42,6 +45,9 @@ type Finding struct {
 	Image, Platform string
 	// Layer locates a finding in an image layer; nil for files and for image config findings.
 	Layer *Layer
+	// Artifact locates a finding in an attestation or other artifact of an image index; nil
+	// for everything else.
+	Artifact *Artifact
 	// Required lists, for a composite rule's finding, the findings of the rules it requires
 	// that were found near it. They carry no secret.
 	Required []RequiredFinding

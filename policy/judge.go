@@ -52,8 +52,7 @@ func (rs *Ruleset) pathVerdict(path string, inImage bool) []bool {
 // list (WithIgnore) suppresses the finding at its new path. Only findings in the content
 // (Line > 0) relocate; path-only findings belong to their path.
 func (s *Scanner) Relocate(f Finding, path string) (Finding, bool) {
-	f.Origin.Path = path
-	f.Fingerprint = fingerprint(f.RuleID, f.Origin, f.SecretSHA256)
+	f.Relocate(path)
 	ig := s.opts.ignore
 	return f, ig == nil || !ig[f.GitleaksFingerprint()] && !ig[f.Fingerprint]
 }

@@ -41,6 +41,69 @@ func ParseSeverity(name string) (Severity, error) {
 	return SeverityUnset, fmt.Errorf("unknown severity %q (accepted: low, medium, high, critical)", name)
 }
 
+// Confidence grades how likely a finding is a real credential, as Kingfisher and TruffleHog
+// grade theirs. The zero value, ConfidenceUnset, is replaced when a Ruleset is built by the
+// default for the rule's kind (see Rule.Confidence); a Finding made outside a Ruleset that
+// carries no confidence counts as high (AtLeast), so a gate never lets an ungraded finding pass.
+type Confidence int
+
+// Confidences, from least to most certain.
+const (
+	ConfidenceUnset  Confidence = iota
+	ConfidenceLow               // only a path or a name suggests a secret
+	ConfidenceMedium            // a keyword and a value with entropy: generic rules, a secret-named variable with a literal value
+	ConfidenceHigh              // a provider format with a fixed prefix or checksum, key material, a canary, verified structure
+)
+
+// GateConfidence is the least confidence of a finding that refuses a build by default: medium
+// (keyword + entropy and above). Low findings (a path or a name alone) are reported, not refused.
+const GateConfidence = ConfidenceMedium
+
+var confidenceNames = [...]string{"", "low", "medium", "high"}
+
+// String returns the lower-case name of c ("low", "medium", "high"); "" when unset.
+func (c Confidence) String() string {
+	if c < 0 || int(c) >= len(confidenceNames) {
+		return fmt.Sprintf("confidence(%d)", int(c))
+	}
+	return confidenceNames[c]
+}
+
+// MarshalText encodes c by name, so JSON reports carry "high" rather than 3. An unset confidence
+// is encoded as "high", the way AtLeast counts it.
+func (c Confidence) MarshalText() ([]byte, error) { return []byte(c.effective().String()), nil }
+
+// UnmarshalText decodes a name MarshalText wrote (low, medium, high).
+func (c *Confidence) UnmarshalText(b []byte) error {
+	v, err := ParseConfidence(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// effective is c, with ConfidenceUnset counted as ConfidenceHigh.
+func (c Confidence) effective() Confidence {
+	if c == ConfidenceUnset {
+		return ConfidenceHigh
+	}
+	return c
+}
+
+// AtLeast reports whether c is min or more certain; an unset c counts as ConfidenceHigh.
+func (c Confidence) AtLeast(min Confidence) bool { return c.effective() >= min }
+
+// ParseConfidence returns the Confidence named by name (case-insensitive: low, medium, high).
+func ParseConfidence(name string) (Confidence, error) {
+	for i, n := range confidenceNames {
+		if i > 0 && strings.EqualFold(n, name) {
+			return Confidence(i), nil
+		}
+	}
+	return ConfidenceUnset, fmt.Errorf("unknown confidence %q (accepted: low, medium, high)", name)
+}
+
 // Target says which text an allowlist's regexes are matched against.
 type Target int
 
@@ -73,8 +136,8 @@ const (
 )
 
 // Allowlist suppresses findings. It sits next to the rule it relaxes, or applies to every rule when
-// it is one of a Ruleset's global allowlists. An allowlist must set at least one of Paths, Regexes
-// or StopWords.
+// it is one of a Ruleset's global allowlists. An allowlist must set at least one of Paths, Regexes,
+// StopWords or Filters.
 type Allowlist struct {
 	// Description says why the allowlist exists.
 	Description string
@@ -89,6 +152,9 @@ type Allowlist struct {
 	RegexTarget Target
 	// StopWords suppress a finding whose secret contains one of them (case-insensitive).
 	StopWords []string
+	// Filters name SecretFilters ("identifier", "base64-text") that suppress a finding whose
+	// secret they match: tests a regex cannot express. A safebuild extension to gitleaks' format.
+	Filters []string
 }
 
 // Requirement is one rule a composite rule needs near its finding.
@@ -135,6 +201,12 @@ type Rule struct {
 	Tags []string
 	// Severity ranks the rule's findings (default SeverityHigh).
 	Severity Severity
+	// Confidence grades the rule's findings. Unset, it is derived from the rule's kind when the
+	// Ruleset is built (defaultConfidence): ConfidenceLow for a path-only rule, ConfidenceMedium
+	// for a generic rule (an ID containing "generic", or Fallback) and for a rule whose secret
+	// has no fixed prefix (keyword + entropy), ConfidenceHigh for a rule whose secret starts with
+	// a fixed prefix of 3 or more characters (ghp_, AKIA, hvs.) or is key material.
+	Confidence Confidence
 	// Fallback makes the rule yield to any other rule that finds the same secret on the same
 	// line; gitleaks applies this to every rule whose ID contains "generic".
 	Fallback bool

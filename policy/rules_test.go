@@ -63,6 +63,9 @@ func TestBuildRuleSamples(t *testing.T) {
 			if len(r.Matches) == 0 || len(r.NonMatches) == 0 {
 				t.Fatalf("rule %s needs matching and non-matching samples", r.ID)
 			}
+			if r.SkipReport {
+				return // proven alone (TestBuildRuleSamplesAlone): its findings are never reported
+			}
 			for i, smp := range r.Matches {
 				fs := scanText(t, s, smp.Path, smp.Content)
 				if !hasRule(fs, r.ID) && !(r.Fallback && len(fs) > 0) {
@@ -78,12 +81,22 @@ func TestBuildRuleSamples(t *testing.T) {
 	}
 }
 
-// TestBuildRuleSamplesAlone checks each build rule's matches with only that rule loaded, so a
-// fallback rule is proven to fire on its own.
+// TestBuildRuleSamplesAlone checks each build rule's samples with only that rule (and the rules
+// it requires) loaded, so a fallback rule is proven to fire on its own. A SkipReport rule, which
+// only serves as another's requirement, is proven with SkipReport off.
 func TestBuildRuleSamplesAlone(t *testing.T) {
+	all := map[string]Rule{}
+	for _, r := range BuildRules() {
+		all[r.ID] = r
+	}
 	for _, r := range BuildRules() {
 		t.Run(r.ID, func(t *testing.T) {
-			rs, err := NewRuleset([]Rule{r}, nil)
+			r.SkipReport = false
+			rules := []Rule{r}
+			for _, q := range r.Required {
+				rules = append(rules, all[q.RuleID])
+			}
+			rs, err := NewRuleset(rules, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,6 +107,11 @@ func TestBuildRuleSamplesAlone(t *testing.T) {
 			for i, smp := range r.Matches {
 				if fs := scanText(t, s, smp.Path, smp.Content); !hasRule(fs, r.ID) {
 					t.Errorf("match sample %d (%s): rule did not fire", i, smp.Path)
+				}
+			}
+			for i, smp := range r.NonMatches {
+				if fs := scanText(t, s, smp.Path, smp.Content); hasRule(fs, r.ID) {
+					t.Errorf("non-match sample %d (%s): rule fired", i, smp.Path)
 				}
 			}
 		})

@@ -72,6 +72,7 @@ type compiledAllowlist struct {
 	imagePaths pathSet
 	regexes    *lazyRegex
 	stop       *keywordSet
+	filters    []func([]byte) bool
 	hasPaths   bool
 }
 
@@ -239,6 +240,12 @@ func compileRule(r Rule) (*compiledRule, error) {
 	if cr.Severity == SeverityUnset {
 		cr.Severity = SeverityHigh
 	}
+	if r.Confidence < ConfidenceUnset || r.Confidence > ConfidenceHigh {
+		return nil, &RuleError{RuleID: r.ID, Field: "confidence", Value: r.Confidence.String(), Err: errors.New("accepted: low, medium, high")}
+	}
+	if cr.Confidence == ConfidenceUnset {
+		cr.Confidence = defaultConfidence(&r, tree)
+	}
 	kws := make([]string, 0, len(r.Keywords))
 	for i, k := range r.Keywords {
 		if k == "" {
@@ -280,8 +287,8 @@ func compileRule(r Rule) (*compiledRule, error) {
 }
 
 func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, error) {
-	if len(a.Paths) == 0 && len(a.Regexes) == 0 && len(a.StopWords) == 0 {
-		return nil, &RuleError{RuleID: ruleID, Field: field, Err: errors.New("an allowlist needs at least one of paths, regexes, stopwords")}
+	if len(a.Paths) == 0 && len(a.Regexes) == 0 && len(a.StopWords) == 0 && len(a.Filters) == 0 {
+		return nil, &RuleError{RuleID: ruleID, Field: field, Err: errors.New("an allowlist needs at least one of paths, regexes, stopwords, filters")}
 	}
 	if a.Condition != ConditionOr && a.Condition != ConditionAnd {
 		return nil, &RuleError{RuleID: ruleID, Field: field + ".condition", Value: fmt.Sprint(int(a.Condition)), Err: errors.New("accepted: OR, AND")}
@@ -319,6 +326,14 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 	}
 	if ca.regexes, err = join("regexes", a.Regexes); err != nil {
 		return nil, err
+	}
+	for i, name := range a.Filters {
+		f, ok := SecretFilters()[name]
+		if !ok {
+			return nil, &RuleError{RuleID: ruleID, Field: fmt.Sprintf("%s.filters[%d]", field, i), Value: name,
+				Err: fmt.Errorf("no such filter (accepted: %s)", strings.Join(filterNames(), ", "))}
+		}
+		ca.filters = append(ca.filters, f.Match)
 	}
 	if len(a.StopWords) > 0 {
 		words := make([]string, 0, len(a.StopWords))

@@ -36,6 +36,7 @@ type buildOptions struct {
 	platforms, outputs                   []string
 	cacheFrom, cacheTo                   []string
 	push, noCache                        bool
+	minConfidence                        string
 }
 
 func newBuildCmd() *cobra.Command {
@@ -78,10 +79,15 @@ after it passes the gate, so a refused build leaves nothing behind.`,
 	f.StringVar(&o.iidFile, "iidfile", "", "write the image ID (config digest; the index digest for several platforms) to this file, after the build passed")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (digests, written outputs) as JSON to this file, after the build passed")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
+	f.StringVar(&o.minConfidence, "min-confidence", runner.DefaultMinConfidence.String(), "least confidence of a layer-scan finding that refuses the build: low, medium, high (lower ones are reported only; canaries are high)")
 	return cmd
 }
 
 func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextDir string) (retErr error) {
+	minConf, err := policy.ParseConfidence(o.minConfidence)
+	if err != nil {
+		return fmt.Errorf("--min-confidence: %w", err)
+	}
 	ro := runner.Options{
 		Address:      o.addr,
 		ContextDir:   contextDir,
@@ -98,7 +104,6 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 	if ro.Address == "" {
 		ro.Address = defaultBuildKitAddr
 	}
-	var err error
 	if ro.CacheExports, err = buildflags.ParseExportCache(o.cacheTo); err != nil {
 		return fmt.Errorf("--cache-to: %w", err)
 	}
@@ -168,7 +173,7 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 			return cs
 		}
 	}
-	ro.Gate = runner.ScanGate(canaries, cmd.ErrOrStderr())
+	ro.Gate = runner.ScanGate(minConf, canaries, ro.BuildArgs, cmd.ErrOrStderr())
 
 	res, err := runner.Run(ctx, ro)
 	var refused *runner.RefusedError

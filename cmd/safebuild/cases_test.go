@@ -38,11 +38,10 @@ var caseRuns = []caseRun{
 	{name: "C05/image", args: []string{"scan", "--format", "json", "oci:{cases}/C05-zip-unknown-extension/image"}, code: 1,
 		want: []caseFinding{{"gitlab-pat", "release.zip!config/settings.env", "layer"}, {"gitlab-pat", "release.pkg!config/settings.env", "layer"}}},
 	{name: "C08/image", args: []string{"scan", "--format", "json", "oci:{cases}/C08-provenance-attestation/image"}, code: 1,
-		want: []caseFinding{{"sentry-org-token", "", "attestation"}}, pending: "issue 9: attestations"},
-	{name: "C08/clean", args: []string{"scan", "--format", "json", "oci:{cases}/C08-provenance-attestation/image-clean-attestation"}, code: 0,
-		pending: "issue 9: attestations"},
+		want: []caseFinding{{"sentry-org-token", "", "attestation"}}},
+	{name: "C08/clean", args: []string{"scan", "--format", "json", "oci:{cases}/C08-provenance-attestation/image-clean-attestation"}, code: 0},
 	{name: "C08/platform", args: []string{"scan", "--format", "json", "--platform", "linux/amd64", "oci:{cases}/C08-provenance-attestation/image"}, code: 1,
-		want: []caseFinding{{"sentry-org-token", "", "attestation"}}, pending: "issue 9: attestations"},
+		want: []caseFinding{{"sentry-org-token", "", "attestation"}}},
 	{name: "C09/image", args: []string{"scan", "--format", "json", "oci:{cases}/C09-python-site-packages/image"}, code: 1,
 		want: []caseFinding{
 			{"aws-access-token", "usr/local/lib/python3.12/site-packages/orders_service/settings.py", "layer"},
@@ -62,13 +61,13 @@ var caseRuns = []caseRun{
 	{name: "C11/docker-archive", args: []string{"scan", "--format", "json", "docker-archive:{cases}/C11-docker29-save-archive/image/save.tar"}, code: 1,
 		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}},
 	{name: "C11/oci-archive", args: []string{"scan", "--format", "json", "oci-archive:{cases}/C11-docker29-save-archive/image/save.tar"}, code: 1,
-		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}, pending: "issue 9: partial archives"},
+		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}},
 	{name: "C11/bare", args: []string{"scan", "--format", "json", "{cases}/C11-docker29-save-archive/image/save.tar"}, code: 1,
-		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}, pending: "issue 9: partial archives"},
+		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}},
 	{name: "C11/platform", args: []string{"scan", "--format", "json", "--platform", "linux/amd64", "oci-archive:{cases}/C11-docker29-save-archive/image/save.tar"}, code: 1,
-		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}, pending: "issue 9: partial archives"},
+		want: []caseFinding{{"npm-access-token", "app/.npmrc", "layer"}}},
 	{name: "C14/image", args: []string{"scan", "--format", "json", "oci:{cases}/C14-psw-suffix-arg/image-simulated"}, code: 1,
-		want: []caseFinding{{"", "History[2].created_by", "config"}}, pending: "issue 10: history build-arg prefixes"},
+		want: []caseFinding{{"secret-named-build-arg", "History[2].created_by", "config"}}},
 }
 
 // TestCases runs every case of testdata/cases that needs no builder and checks its case.json

@@ -22,6 +22,7 @@ every layer a build produced before anything is exported. It also audits images 
 	root.AddCommand(newVaultCmd())
 	root.AddCommand(newScanCmd())
 	root.AddCommand(newPromoteCmd())
+	root.AddCommand(newLintCmd())
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/imagescan"
 	"github.com/safebuild/safebuild/policy/report"
 )
 
@@ -26,7 +27,10 @@ type scanOptions struct {
 	scanBinary  bool
 	jobs        int
 	decodeDepth int
-	image       imageScanFlags
+	// minConfidence is the least confidence of a finding that sets the exit status (scan) or
+	// refuses (promote); lower ones are reported only.
+	minConfidence string
+	image         imageScanFlags
 }
 
 func newScanCmd() *cobra.Command {
@@ -43,20 +47,33 @@ registry:REF (streamed; docker config credentials), containerd:REF — or detect
 path or reference. Every layer diff is scanned, not just the final filesystem: a file "removed"
 by a later layer is still reported (its bytes stay in the earlier blob), with the layer, the
 instruction that made it and the layer that removed it. The config (Env, Labels, Cmd,
-Entrypoint, OnBuild, every history created_by) and annotations are scanned too.
+Entrypoint, OnBuild, every history created_by) and annotations are scanned too. Every other
+entry of an index is scanned by media type, never as a layer: attestations (a BuildKit
+provenance records build-arg values; findings have origin "attestation" and the JSON path of the
+value), signatures, SBOMs, Helm charts. Entries an archive or store lists but does not hold
+(docker save and containerd pulls leave out other platforms) are listed as notices, as is a hard
+link to a file no layer holds; a part that cannot be read (a corrupt layer) is listed as an
+error, everything else is still scanned, and the exit status is 2.
 
 Archives are recognised by their bytes, whatever their names, in files and layers alike: zip
 (jar, war, whl, …), tar, gzip, zstd, xz and bzip2 are opened, to --max-archive-depth levels and
 --max-archive-bytes decompressed bytes each, and their members reported as
 release.pkg!config/settings.env. UTF-16 and UTF-8 text with a byte order mark are transcoded
-before they are scanned. Inside images, gitleaks' allowlist of dependency trees (node_modules,
-vendor, site-packages, virtualenvs) does not apply: there they hold the application itself.
+before they are scanned; a hard link in a layer is scanned under its own path. Inside images,
+gitleaks' allowlist of dependency trees (node_modules, vendor, site-packages, virtualenvs) does
+not apply: there they hold the application itself.
 
 A .gitleaksignore file in PATH (a directory) or a --baseline suppresses findings by
 fingerprint. Secrets are redacted; --no-redact prints them only together with --show-secrets.
 The JSON report is a documented contract (policy/README.md): its field names do not change.
 
-Exit status: 0 no findings, 1 findings (or --exit-code), 2 error.`,
+Every finding carries a confidence (high: a provider format with a fixed prefix, key material,
+a canary; medium: a keyword and a value with entropy; low: a path or a name alone); the text
+report groups by it. --min-confidence sets which findings count for the exit status (default
+low: all of them); every finding is reported.
+
+Exit status: 0 no findings (of --min-confidence or more), 1 findings (or --exit-code), 2 error
+or scan incomplete.`,
 		Example: `  safebuild scan .
   safebuild scan --format sarif --output scan.sarif ./build-context
   safebuild scan --config .gitleaks.toml --format json dist/
@@ -77,6 +94,7 @@ Exit status: 0 no findings, 1 findings (or --exit-code), 2 error.`,
 	f.BoolVar(&o.scanBinary, "scan-binary", false, "run the rules over binary files too")
 	f.IntVar(&o.jobs, "jobs", 0, "files scanned in parallel (default: number of CPUs)")
 	f.IntVar(&o.decodeDepth, "max-decode-depth", 5, "decode base64/hex/percent/unicode-escaped runs and rescan them up to this depth (0: off)")
+	f.StringVar(&o.minConfidence, "min-confidence", "low", "least confidence of a finding that sets the exit status: low, medium, high (every finding is reported)")
 	o.image.AddFlags(f)
 	return cmd
 }
@@ -87,6 +105,10 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 	}
 	if o.noRedact && o.image.cacheDir != "" {
 		return errors.New("--cache-dir with --no-redact would write raw secrets to disk; use one or the other")
+	}
+	minConf, err := policy.ParseConfidence(o.minConfidence)
+	if err != nil {
+		return fmt.Errorf("--min-confidence: %w", err)
 	}
 	ref, isImage, err := scanTarget(path)
 	if err != nil {
@@ -128,6 +150,7 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		findings []policy.Finding
 		stats    policy.Stats
 		scanErr  error
+		res      = &imagescan.Result{}
 	)
 	if isImage {
 		var salt []string
@@ -136,10 +159,11 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 				return err
 			}
 		}
-		// An image that cannot be read completely is an error, not a partial report.
-		if findings, stats, err = scanImage(ctx, s, ref, &o.image, salt); err != nil {
+		// A part that cannot be read is listed in the report (exit 2); the rest is scanned.
+		if findings, res, err = scanImage(ctx, s, ref, &o.image, salt); err != nil {
 			return err
 		}
+		stats = res.Stats
 	} else {
 		fsrc := &policy.FS{Root: path, Archives: o.image.archiveOptions()}
 		if o.image.archiveBytes <= 0 {
@@ -152,16 +176,35 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		policy.SortFindings(findings)
 	}
 	findings = dropBaseline(findings, baseline)
-	if err := writeReport(stdout, o, w, &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact}); err != nil {
+	rep := &report.Report{Findings: findings, Stats: stats, ShowSecrets: o.noRedact, Errors: res.Errors, Notices: res.Notices}
+	if err := writeReport(stdout, o, w, rep); err != nil {
 		return err
 	}
 	if scanErr != nil {
 		return fmt.Errorf("scan incomplete: %w", scanErr)
 	}
-	if len(findings) > 0 && o.image.exitCode != 0 {
-		return &exitError{code: o.image.exitCode, err: fmt.Errorf("%d findings", len(findings))}
+	if !res.Complete() {
+		return incomplete(res.Errors, len(findings))
+	}
+	if n := countAtLeast(findings, minConf); n > 0 && o.image.exitCode != 0 {
+		msg := fmt.Sprintf("%d findings", n)
+		if minConf > policy.ConfidenceLow {
+			msg += fmt.Sprintf(" of confidence %s or more", minConf)
+		}
+		return &exitError{code: o.image.exitCode, err: errors.New(msg)}
 	}
 	return nil
+}
+
+// countAtLeast counts the findings of confidence min or more.
+func countAtLeast(fs []policy.Finding, min policy.Confidence) int {
+	n := 0
+	for _, f := range fs {
+		if f.Confidence.AtLeast(min) {
+			n++
+		}
+	}
+	return n
 }
 
 // writeReport writes r to --output, or to stdout.

@@ -46,6 +46,7 @@ func writeTree(t *testing.T, files map[string]string) string {
 func TestScanExitCodes(t *testing.T) {
 	clean := writeTree(t, map[string]string{"README.md": "nothing to see\n"})
 	leaky := writeTree(t, map[string]string{"ci/env.sh": "export GITHUB_TOKEN=" + cmdTestPAT + "\n"})
+	lowOnly := writeTree(t, map[string]string{"certs/client.p12": "\x30\x82not really"}) // a path-only, low-confidence finding
 	cases := []struct {
 		name string
 		args []string
@@ -59,6 +60,10 @@ func TestScanExitCodes(t *testing.T) {
 		{"no-redact confirmed", []string{"scan", "--no-redact", "--show-secrets", leaky}, 1},
 		{"bad config", []string{"scan", "--config", filepath.Join(clean, "nope.toml"), clean}, 2},
 		{"no args", []string{"scan"}, 2},
+		{"low finding counts by default", []string{"scan", lowOnly}, 1},
+		{"low finding under --min-confidence medium", []string{"scan", "--min-confidence", "medium", lowOnly}, 0},
+		{"high finding under --min-confidence high", []string{"scan", "--min-confidence", "high", leaky}, 1},
+		{"bad --min-confidence", []string{"scan", "--min-confidence", "sure", clean}, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

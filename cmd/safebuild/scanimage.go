@@ -60,45 +60,51 @@ func scanTarget(arg string) (image.Ref, bool, error) {
 	return ref, true, nil
 }
 
-// scanImage scans every image ref names with sc and returns the findings, sorted.
-func scanImage(ctx context.Context, sc *policy.Scanner, ref image.Ref, f *imageScanFlags, salt []string) ([]policy.Finding, policy.Stats, error) {
-	var stats policy.Stats
+// scanImage scans everything ref names with sc — every image, attestation and other artifact —
+// and returns the findings, sorted, with what could not be scanned (errors) or was listed but
+// not there (notices).
+func scanImage(ctx context.Context, sc *policy.Scanner, ref image.Ref, f *imageScanFlags, salt []string) ([]policy.Finding, *imagescan.Result, error) {
 	opts := image.Options{Containerd: containerd.Opener(f.containerdAddress, f.namespace)}
 	if f.platform != "" {
 		p, err := platforms.Parse(f.platform)
 		if err != nil {
-			return nil, stats, fmt.Errorf("--platform %q: %w", f.platform, err)
+			return nil, nil, fmt.Errorf("--platform %q: %w", f.platform, err)
 		}
 		opts.Platform = &v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
 	}
+	if f.archiveBytes <= 0 {
+		return nil, nil, fmt.Errorf("--max-archive-bytes %d: want a positive number", f.archiveBytes)
+	}
 	set, err := image.Open(ctx, ref, opts)
 	if err != nil {
-		return nil, stats, err
+		return nil, nil, err
 	}
 	defer set.Close()
-	if f.archiveBytes <= 0 {
-		return nil, stats, fmt.Errorf("--max-archive-bytes %d: want a positive number", f.archiveBytes)
-	}
-	so := imagescan.Options{Archives: f.archiveOptions(), Notice: printNotice}
+	so := imagescan.Options{Archives: f.archiveOptions()}
 	if f.cacheDir != "" {
 		if so.Cache, err = imagescan.NewCache(f.cacheDir, salt...); err != nil {
-			return nil, stats, err
+			return nil, nil, err
 		}
 	}
 	var findings []policy.Finding
-	for _, img := range set.Images {
-		st, err := imagescan.Scan(ctx, sc, img, so, func(fd policy.Finding) error {
-			findings = append(findings, fd)
-			return nil
-		})
-		stats.Add(st)
-		stats.Duration += st.Duration
-		if err != nil {
-			return nil, stats, err
-		}
+	res, err := imagescan.ScanSet(ctx, sc, set, so, func(fd policy.Finding) error {
+		findings = append(findings, fd)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	imagescan.Sort(findings)
-	return findings, stats, nil
+	return findings, res, nil
+}
+
+// incomplete is the error of a scan that could not read every part: exit status 2, naming the
+// first problem; the report lists them all.
+func incomplete(errs []policy.Problem, findings int) error {
+	msg := errs[0].Message
+	if len(errs) > 1 {
+		msg += fmt.Sprintf(" (and %d more, listed in the report)", len(errs)-1)
+	}
+	return fmt.Errorf("scan incomplete (%d findings reported): %s", findings, msg)
 }
 
 // archiveOptions are the archive bounds the flags set; depth 0 turns archives off.
@@ -109,10 +115,6 @@ func (f *imageScanFlags) archiveOptions() archive.Options {
 	}
 	return o
 }
-
-// printNotice prints what an image scan could not look at and is no finding (a hard link to a
-// file no layer holds) on standard error.
-func printNotice(msg string) { fmt.Fprintln(os.Stderr, "safebuild: notice:", msg) }
 
 // cacheSalt is what, besides the layer, decides a scan's result: this very executable (engine
 // and built-in rules), the rules config file, and the options that change coverage.

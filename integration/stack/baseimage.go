@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/buildkit/client"
 	"github.com/tonistiigi/fsutil"
 )
@@ -90,4 +92,26 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// pushBaseImage copies the base image at src (in the open registry) to the same repository and
+// tag in the authenticated registry, with its credentials: builds there can start FROM a private base.
+func pushBaseImage(ctx context.Context, src string, dst *AuthRegistry) (string, error) {
+	ref := dst.Host + "/" + BaseImageRepo + ":latest"
+	srcRef, err := name.ParseReference(src)
+	if err != nil {
+		return "", err
+	}
+	dstRef, err := name.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	img, err := remote.Image(srcRef, remote.WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("reading the base image %s: %w", src, err)
+	}
+	if err := remote.Write(dstRef, img, remote.WithContext(ctx), remote.WithAuth(dst.Authenticator())); err != nil {
+		return "", fmt.Errorf("pushing the base image to the authenticated registry as %s: %w", ref, err)
+	}
+	return ref, nil
 }

@@ -24,6 +24,9 @@ type BuildOptions struct {
 	BuildArgs map[string]string
 	// Secrets, when set, serves RUN --mount=type=secret over the session.
 	Secrets secrets.SecretStore
+	// Session holds more attachables for the session, e.g. an SSH agent provider for
+	// RUN --mount=type=ssh.
+	Session []session.Attachable
 	// OCILayout, when set, is the directory the image is exported to as an OCI layout.
 	OCILayout string
 	// OCIArchive and DockerArchive, when set, are files the image is exported to as an OCI
@@ -65,6 +68,7 @@ func (b *BuildKit) Build(ctx context.Context, o BuildOptions) error {
 	if o.Secrets != nil {
 		opt.Session = []session.Attachable{secretsprovider.NewSecretProvider(o.Secrets)}
 	}
+	opt.Session = append(opt.Session, o.Session...)
 	if o.OCILayout != "" {
 		if err := os.MkdirAll(o.OCILayout, 0o700); err != nil {
 			return err

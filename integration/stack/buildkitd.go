@@ -11,15 +11,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BuildKit is a running buildkitd.
+// BuildKit is a running buildkitd. It serves the same daemon on two addresses: a unix socket
+// without TLS and a loopback TCP port that requires mutual TLS.
 type BuildKit struct {
 	// Address is the daemon's gRPC address, "unix:///…/buildkitd.sock".
 	Address string
+	// TLSAddress is "tcp://127.0.0.1:PORT": the daemon behind mTLS. The server's certificate
+	// names 127.0.0.1 and localhost; a client must present a certificate signed by the stack's CA
+	// (TLSClient), or the handshake is refused.
+	TLSAddress string
+	// TLSClient are the client's files (ca.pem, cert.pem, key.pem; buildctl --tlsdir TLSClient.Dir).
+	TLSClient TLSFiles
 	// Root is the daemon's state directory.
 	Root string
 	// Snapshotter is "overlayfs", or "native" where overlay mounts are unavailable.
 	Snapshotter string
 	proc        *process
+}
+
+// TLSClientOpts are the BuildKit client options that reach TLSAddress with the stack's
+// client certificate: client.New(ctx, b.TLSAddress, b.TLSClientOpts()...).
+func (b *BuildKit) TLSClientOpts() []client.ClientOpt {
+	return []client.ClientOpt{
+		client.WithServerConfig("127.0.0.1", b.TLSClient.CACert),
+		client.WithCredentials(b.TLSClient.Cert, b.TLSClient.Key),
+	}
 }
 
 // Client dials the daemon. The caller closes it.
@@ -33,7 +49,11 @@ func (b *BuildKit) Client(ctx context.Context) (*client.Client, error) {
 
 const buildkitdConfig = `root = %q
 [grpc]
-  address = [%q]
+  address = [%q, %q]
+[grpc.tls]
+  cert = %q
+  key = %q
+  ca = %q
 [worker.oci]
   enabled = true
   snapshotter = %q
@@ -45,7 +65,9 @@ const buildkitdConfig = `root = %q
 `
 
 // startBuildKit runs buildkitd as root with Debian's runc, gc off, host networking, its TMPDIR
-// inside its root, and the overlayfs snapshotter where the kernel and file system allow it.
+// inside its root, and the overlayfs snapshotter where the kernel and file system allow it. It
+// listens on a unix socket (no TLS: buildkitd never applies TLS to unix sockets) and on a free
+// loopback port with mTLS, with certificates minted here under dir/tls.
 func startBuildKit(ctx context.Context, bins *Binaries, dir, logDir string) (*BuildKit, error) {
 	root := filepath.Join(dir, "buildkitd")
 	tmp := filepath.Join(root, "tmp")
@@ -59,8 +81,18 @@ func startBuildKit(ctx context.Context, bins *Binaries, dir, logDir string) (*Bu
 	}
 	sock := filepath.Join(dir, "buildkitd.sock")
 	addr := "unix://" + sock
+	server, clientFiles, err := mintMTLS(filepath.Join(dir, "tls"))
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	tlsAddr := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	cfg := filepath.Join(dir, "buildkitd.toml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, buildkitdConfig, root, addr, snap, bins.Runc), 0o600); err != nil {
+	dt := fmt.Appendf(nil, buildkitdConfig, root, addr, tlsAddr, server.Cert, server.Key, server.CACert, snap, bins.Runc)
+	if err := os.WriteFile(cfg, dt, 0o600); err != nil {
 		return nil, err
 	}
 	env := baseEnv("TMPDIR=" + tmp)
@@ -71,24 +103,18 @@ func startBuildKit(ctx context.Context, bins *Binaries, dir, logDir string) (*Bu
 	if err != nil {
 		return nil, err
 	}
-	bk := &BuildKit{Address: addr, Root: root, Snapshotter: snap, proc: p}
+	bk := &BuildKit{Address: addr, TLSAddress: tlsAddr, TLSClient: clientFiles, Root: root, Snapshotter: snap, proc: p}
 	err = p.waitReady(ctx, 60*time.Second, func(ctx context.Context) error {
 		if _, err := os.Stat(sock); err != nil {
 			return err
 		}
-		c, err := client.New(ctx, addr)
-		if err != nil {
+		if err := listWorkers(ctx, addr); err != nil {
 			return err
 		}
-		defer c.Close()
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		ws, err := c.ListWorkers(cctx)
-		if err != nil {
-			return err
-		}
-		if len(ws) == 0 {
-			return fmt.Errorf("no workers yet")
+		// Both listeners open before buildkitd serves either, but the TLS one is what a
+		// misconfigured certificate would break: prove it too.
+		if err := listWorkers(ctx, tlsAddr, bk.TLSClientOpts()...); err != nil {
+			return fmt.Errorf("over mTLS at %s: %w", tlsAddr, err)
 		}
 		return nil
 	})
@@ -97,6 +123,26 @@ func startBuildKit(ctx context.Context, bins *Binaries, dir, logDir string) (*Bu
 		return nil, err
 	}
 	return bk, nil
+}
+
+// listWorkers dials addr with opts and asks for the daemon's workers: buildkitd is ready when
+// it lists at least one.
+func listWorkers(ctx context.Context, addr string, opts ...client.ClientOpt) error {
+	c, err := client.New(ctx, addr, opts...)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ws, err := c.ListWorkers(cctx)
+	if err != nil {
+		return err
+	}
+	if len(ws) == 0 {
+		return fmt.Errorf("no workers yet")
+	}
+	return nil
 }
 
 // probeOverlay mounts a throwaway overlay in dir: the only reliable test of whether the kernel

@@ -65,9 +65,9 @@ func (s *Stack) StartContainerd(ctx context.Context) (*Containerd, error) {
 		_ = p.stop(5 * time.Second)
 		return nil, err
 	}
-	s.mu.Lock()
-	s.extra = append(s.extra, p)
-	s.mu.Unlock()
+	if err := s.adopt(p); err != nil {
+		return nil, err
+	}
 	return &Containerd{Address: sock, proc: p}, nil
 }
 

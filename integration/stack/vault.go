@@ -26,7 +26,8 @@ const (
 	// VaultAudience is the audience every CI role binds.
 	VaultAudience = "https://vault.safebuild.test"
 	// CIPolicy is the policy CI roles get: read under secret/ci, kv1/ci and transit exports,
-	// plus renew-self and revoke-self (which token_no_default_policy would otherwise take away).
+	// sign SSH keys with ssh/sign/build, sign with and read the verdict key, plus renew-self,
+	// revoke-self and lookup-self (which token_no_default_policy would otherwise take away).
 	CIPolicy = "safebuild-ci"
 	// GitHubRole accepts GitHub-Actions-shaped tokens for GitHubRepository on refs/heads/main.
 	GitHubRole       = "github"
@@ -42,13 +43,27 @@ const (
 )
 
 // Vault is a running dev-mode Vault server configured for safebuild's tests: KV v2 at secret/,
-// KV v1 at kv1/, transit at transit/, a JWT auth method at jwt/ that trusts a key generated for
-// this stack, the CI policy and the GitHub and GitLab roles.
+// KV v1 at kv1/, transit at transit/ with the verdict key, the SSH secrets engine at ssh/ with a
+// CA and a signing role, a JWT auth method at jwt/ that trusts a key generated for this stack,
+// the CI policy and the GitHub and GitLab roles, an AppRole per test workload at approle/, and
+// a file audit device.
 type Vault struct {
 	// Address is "http://127.0.0.1:PORT".
 	Address string
 	// RootToken is the dev server's root token (a throwaway value for this server only).
 	RootToken string
+	// SSHCAPublicKey is the SSH CA's public key in authorized_keys form: what sshd's
+	// TrustedUserCAKeys holds.
+	SSHCAPublicKey string
+	// VerdictPublicKey is the PEM public key (version 1) of transit/keys/VerdictKey, for offline
+	// verification.
+	VerdictPublicKey string
+	// AuditLog is the file audit device's output: one JSON object per line, a "request" and a
+	// "response" entry per request, values HMAC'd. It lives in the stack's log directory, so it is
+	// kept when a test fails. It holds what happened after Start configured Vault.
+	AuditLog string
+	// Workloads are the AppRole identities of WorkloadNames, in that order.
+	Workloads []Workload
 	key       *ecdsa.PrivateKey
 	proc      *process
 }
@@ -60,9 +75,14 @@ path "transit/export/*" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
 path "auth/token/revoke-self" { capabilities = ["update"] }
 path "auth/token/lookup-self" { capabilities = ["read"] }
+path "` + SSHMount + `/sign/` + SSHRole + `" { capabilities = ["update"] }
+path "transit/sign/` + VerdictKey + `" { capabilities = ["update"] }
+path "transit/keys/` + VerdictKey + `" { capabilities = ["read"] }
 `
 
-func startVault(ctx context.Context, bins *Binaries, dir, logDir string) (*Vault, error) {
+// startVault runs the dev server, configures it, writes kv (KV v2 paths under secret/ to their
+// data) and enables the audit device last.
+func startVault(ctx context.Context, bins *Binaries, dir, logDir string, kv map[string]map[string]any) (*Vault, error) {
 	home := filepath.Join(dir, "vault-home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
@@ -75,7 +95,7 @@ func startVault(ctx context.Context, bins *Binaries, dir, logDir string) (*Vault
 	if _, err := rand.Read(tok); err != nil {
 		return nil, err
 	}
-	v := &Vault{Address: "http://127.0.0.1:" + strconv.Itoa(port), RootToken: "root-" + hex.EncodeToString(tok)}
+	v := &Vault{Address: "http://127.0.0.1:" + strconv.Itoa(port), RootToken: "root-" + hex.EncodeToString(tok), AuditLog: auditLogPath(logDir)}
 	args := []string{"server", "-dev", "-dev-no-store-token",
 		"-dev-root-token-id=" + v.RootToken,
 		"-dev-listen-address=127.0.0.1:" + strconv.Itoa(port)}
@@ -89,7 +109,7 @@ func startVault(ctx context.Context, bins *Binaries, dir, logDir string) (*Vault
 		return httpOK(ctx, v.Address+"/v1/sys/health")
 	})
 	if err == nil {
-		err = v.configure(ctx)
+		err = v.configure(ctx, kv)
 	}
 	if err != nil {
 		_ = p.stop(5 * time.Second)
@@ -116,7 +136,7 @@ func (v *Vault) Client() (*api.Client, error) {
 	return c, nil
 }
 
-func (v *Vault) configure(ctx context.Context) error {
+func (v *Vault) configure(ctx context.Context, kv map[string]map[string]any) error {
 	c, err := v.Client()
 	if err != nil {
 		return err
@@ -161,7 +181,10 @@ func (v *Vault) configure(ctx context.Context) error {
 			return fmt.Errorf("vault: configuring %s: %w", w.path, err)
 		}
 	}
-	return nil
+	if err := v.configureEngines(ctx, c, kv); err != nil {
+		return err
+	}
+	return v.enableAudit(ctx, c)
 }
 
 func ciRole(userClaim string, bound map[string]any) map[string]any {

@@ -16,9 +16,10 @@ import (
 // BlobStore reads the blobs of an image store by digest: an OCI layout directory, an OCI archive,
 // a containerd content store.
 type BlobStore interface {
-	// Open returns the blob's bytes exactly as stored (compressed layers stay compressed).
+	// Open returns the blob's bytes exactly as stored (compressed layers stay compressed). A
+	// blob the store does not hold is an error that wraps fs.ErrNotExist (IsNotFound).
 	Open(d v1.Hash) (io.ReadCloser, error)
-	// Size returns the blob's size in bytes.
+	// Size returns the blob's size in bytes, with the same error as Open for an absent blob.
 	Size(d v1.Hash) (int64, error)
 }
 

@@ -128,20 +128,28 @@ func (i *Image) Config() (*v1.ConfigFile, []byte, error) {
 // RawManifest returns the manifest's bytes.
 func (i *Image) RawManifest() ([]byte, error) { return i.img.RawManifest() }
 
-// Layers lists the image's layers with their history.
+// Layers lists the image's layers from its manifest, with their diffIDs and history from the
+// config. A config that cannot be read (Config says why) or whose diffIDs do not match the
+// layers leaves DiffID and CreatedBy empty: the layers are still there to scan.
 func (i *Image) Layers() ([]*Layer, error) {
-	cfg, _, err := i.Config()
-	if err != nil {
-		return nil, err
-	}
 	ls, err := i.img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing layers: %w", i.Source, err)
 	}
-	var createdBy []string
-	for _, h := range cfg.History {
-		if !h.EmptyLayer {
-			createdBy = append(createdBy, h.CreatedBy)
+	var (
+		createdBy []string
+		diffIDs   []v1.Hash
+	)
+	if cfg, err := i.img.ConfigFile(); err == nil && cfg != nil {
+		for _, h := range cfg.History {
+			if !h.EmptyLayer {
+				createdBy = append(createdBy, h.CreatedBy)
+			}
+		}
+		// The config names every diffID; asking the layer would make go-containerregistry
+		// decompress the whole blob to compute it.
+		if len(cfg.RootFS.DiffIDs) == len(ls) {
+			diffIDs = cfg.RootFS.DiffIDs
 		}
 	}
 	out := make([]*Layer, len(ls))
@@ -150,17 +158,12 @@ func (i *Image) Layers() ([]*Layer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: layer %d: %w", i.Source, n, err)
 		}
-		// The config names every diffID; asking the layer would make go-containerregistry
-		// decompress the whole blob to compute it.
-		var diffID v1.Hash
-		if len(cfg.RootFS.DiffIDs) == len(ls) {
-			diffID = cfg.RootFS.DiffIDs[n]
-		} else if diffID, err = l.DiffID(); err != nil {
-			return nil, fmt.Errorf("%s: layer %d (%s): %w", i.Source, n, dg, err)
-		}
 		mt, _ := l.MediaType()
 		size, _ := l.Size()
-		out[n] = &Layer{Index: n, Digest: dg.String(), DiffID: diffID.String(), MediaType: string(mt), Size: size, layer: l}
+		out[n] = &Layer{Index: n, Digest: dg.String(), MediaType: string(mt), Size: size, layer: l}
+		if diffIDs != nil {
+			out[n].DiffID = diffIDs[n].String()
+		}
 		if n < len(createdBy) {
 			out[n].CreatedBy = createdBy[n]
 		}

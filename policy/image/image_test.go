@@ -30,7 +30,7 @@ import (
 
 type file struct{ name, body string }
 
-func tarLayer(t *testing.T, files ...file) v1.Layer {
+func tarLayer(t testing.TB, files ...file) v1.Layer {
 	t.Helper()
 	pairs := make([]string, 0, 2*len(files))
 	for _, f := range files {
@@ -41,7 +41,7 @@ func tarLayer(t *testing.T, files ...file) v1.Layer {
 
 // fixture is a four-layer image: a key added in layer 1 and whited out in layer 2, a directory
 // made opaque in layer 3, and an ENV in the history between layers.
-func fixture(t *testing.T) v1.Image {
+func fixture(t testing.TB) v1.Image {
 	t.Helper()
 	layers := []struct {
 		l         v1.Layer

@@ -2,7 +2,6 @@ package image
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -33,56 +32,78 @@ func readBlob(s BlobStore, d v1.Hash, what string) ([]byte, error) {
 	return dt, nil
 }
 
-// storeImages walks an index (as JSON) held in a blob store down to its images, recursing into
-// nested indexes. Index and manifest annotations are handed down to each image.
-func storeImages(s BlobStore, indexJSON []byte, source string, annotations map[string]string, depth int) ([]*Image, error) {
-	if depth > 4 {
-		return nil, fmt.Errorf("%s: image indexes nested more than 4 deep", source)
-	}
-	var idx v1.IndexManifest
-	if err := json.Unmarshal(indexJSON, &idx); err != nil {
-		return nil, fmt.Errorf("%s: parsing the index: %w", source, err)
-	}
-	var out []*Image
-	for _, d := range idx.Manifests {
-		ann := mergeAnnotations(annotations, idx.Annotations, d.Annotations)
-		switch {
-		case d.MediaType.IsIndex():
-			dt, err := readBlob(s, d.Digest, "index")
-			if err != nil {
-				return nil, err
-			}
-			imgs, err := storeImages(s, dt, source, ann, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, imgs...)
-		case d.MediaType.IsImage():
-			dt, err := readBlob(s, d.Digest, "manifest")
-			if err != nil {
-				return nil, err
-			}
-			img, err := partial.CompressedToImage(&storeImage{store: s, manifest: dt, mediaType: d.MediaType})
-			if err != nil {
-				return nil, fmt.Errorf("%s: manifest %s: %w", source, d.Digest, err)
-			}
-			out = append(out, &Image{Source: source, Digest: d.Digest.String(), Platform: d.Platform, Annotations: ann, img: img})
-		default:
-			// Attestations, signatures and other artifacts that are not runnable images are
-			// reported by their manifests' annotations only.
-		}
-	}
-	return out, nil
+// storeIndex is a v1.ImageIndex over a blob store (OCI layout, OCI archive, containerd), so that
+// one walker (index.go) serves every store and registries alike. Its Image serves
+// any child that is no index, whatever its media type: the walker reads the raw manifest and
+// decides what it is.
+type storeIndex struct {
+	store     BlobStore
+	raw       []byte
+	mediaType types.MediaType
+	im        *v1.IndexManifest
+	children  map[v1.Hash]v1.Descriptor
 }
 
-func mergeAnnotations(maps ...map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, m := range maps {
-		for k, v := range m {
-			out[k] = v
-		}
+var _ v1.ImageIndex = (*storeIndex)(nil)
+
+// newStoreIndex parses raw (an index.json, or an index blob).
+func newStoreIndex(s BlobStore, raw []byte) (*storeIndex, error) {
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parsing the index: %w", err)
 	}
-	return out
+	mt := im.MediaType
+	if mt == "" {
+		mt = types.OCIImageIndex
+	}
+	i := &storeIndex{store: s, raw: raw, mediaType: mt, im: im, children: make(map[v1.Hash]v1.Descriptor, len(im.Manifests))}
+	for _, d := range im.Manifests {
+		i.children[d.Digest] = d
+	}
+	return i, nil
+}
+
+func (i *storeIndex) MediaType() (types.MediaType, error) { return i.mediaType, nil }
+func (i *storeIndex) RawManifest() ([]byte, error)        { return i.raw, nil }
+func (i *storeIndex) Size() (int64, error)                { return int64(len(i.raw)), nil }
+func (i *storeIndex) Digest() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(i.raw))
+	return h, err
+}
+
+func (i *storeIndex) IndexManifest() (*v1.IndexManifest, error) { return i.im.DeepCopy(), nil }
+
+// child returns the descriptor of h in this index and the blob's bytes.
+func (i *storeIndex) child(h v1.Hash, what string) (v1.Descriptor, []byte, error) {
+	d, ok := i.children[h]
+	if !ok {
+		return v1.Descriptor{}, nil, fmt.Errorf("%s is not in the index", h)
+	}
+	dt, err := readBlob(i.store, h, what)
+	return d, dt, err
+}
+
+func (i *storeIndex) Image(h v1.Hash) (v1.Image, error) {
+	d, dt, err := i.child(h, "manifest")
+	if err != nil {
+		return nil, err
+	}
+	return partial.CompressedToImage(&storeImage{store: i.store, manifest: dt, mediaType: d.MediaType})
+}
+
+func (i *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	d, dt, err := i.child(h, "index")
+	if err != nil {
+		return nil, err
+	}
+	child, err := newStoreIndex(i.store, dt)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", h, err)
+	}
+	if d.MediaType != "" {
+		child.mediaType = d.MediaType
+	}
+	return child, nil
 }
 
 // storeImage is a partial.CompressedImageCore over a blob store.
@@ -104,6 +125,8 @@ func (i *storeImage) RawConfigFile() ([]byte, error) {
 	return readBlob(i.store, m.Config.Digest, "config")
 }
 
+// LayerByDigest returns the config or a layer the manifest names; any other digest is read from
+// the store as it is (an artifact manifest's blobs, which ggcr's Manifest type does not parse).
 func (i *storeImage) LayerByDigest(d v1.Hash) (partial.CompressedLayer, error) {
 	m, err := v1.ParseManifest(bytes.NewReader(i.manifest))
 	if err != nil {
@@ -117,7 +140,11 @@ func (i *storeImage) LayerByDigest(d v1.Hash) (partial.CompressedLayer, error) {
 			return &storeLayer{store: i.store, desc: l}, nil
 		}
 	}
-	return nil, fmt.Errorf("layer %s is not in manifest", d)
+	size, err := i.store.Size(d)
+	if err != nil {
+		return nil, err
+	}
+	return &storeLayer{store: i.store, desc: v1.Descriptor{Digest: d, Size: size}}, nil
 }
 
 type storeLayer struct {

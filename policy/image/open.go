@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // ContainerdOpener opens an image in a containerd store: it returns the store's blobs and the
@@ -48,11 +49,19 @@ func (o Options) RemoteOptions(ctx context.Context) []remote.Option {
 	return ropts
 }
 
-// Set is the images a reference names (one per platform) and what must be closed after them.
+// Set is what a reference names: its runnable images (one per platform), the attestations and
+// other artifacts beside them in the index, the index entries that were not opened, and what
+// must be closed after them.
 type Set struct {
 	Ref    Ref
 	Images []*Image
-	closer io.Closer
+	// Artifacts are the index's entries that are no runnable image (attestations, signatures,
+	// SBOMs, OCI artifacts).
+	Artifacts []*Artifact
+	// Skipped are index entries that were not opened: absent from the store (a notice), or
+	// unreadable (an error: a scan of the set is incomplete).
+	Skipped []Skipped
+	closer  io.Closer
 }
 
 // Close releases the files or connections the images read from.
@@ -63,14 +72,24 @@ func (s *Set) Close() error {
 	return s.closer.Close()
 }
 
-// Open opens every image ref names. Nothing is copied to disk: archives are read in place and
-// registry blobs are streamed when a layer is opened.
+// Open opens everything ref names: every image of an index (or the single image), the
+// attestations and other artifacts beside them, and a list of the entries it could not open —
+// an index entry whose manifest the store does not hold is listed, not fatal. With
+// o.Platform, only that platform's images and the artifacts about them are kept; it fails when
+// none is present. Nothing is copied to disk: archives are read in place and registry blobs are
+// streamed when a layer is opened.
 func Open(ctx context.Context, ref Ref, o Options) (*Set, error) {
 	set := &Set{Ref: ref}
+	w := &indexWalker{source: ref.String(), set: set}
 	var err error
 	switch ref.Kind {
 	case OCILayout:
-		set.Images, err = openLayout(dirStore{root: ref.Target}, filepath.Join(ref.Target, "index.json"), ref)
+		var dt []byte
+		if dt, err = os.ReadFile(filepath.Join(ref.Target, "index.json")); err != nil {
+			err = fmt.Errorf("%s: %w", ref, err)
+		} else {
+			err = w.walkStore(dirStore{root: ref.Target}, dt)
+		}
 	case OCIArchive:
 		var ts *tarStore
 		if ts, err = openTarStore(ref.Target); err != nil {
@@ -82,7 +101,7 @@ func Open(ctx context.Context, ref Ref, o Options) (*Set, error) {
 			var dt []byte
 			dt, err = io.ReadAll(io.LimitReader(idx, maxManifestSize))
 			if err == nil {
-				set.Images, err = storeImages(ts, dt, ref.String(), nil, 0)
+				err = w.walkStore(ts, dt)
 			}
 		} else {
 			err = fmt.Errorf("%s: no index.json: %w", ref, err)
@@ -95,7 +114,7 @@ func Open(ctx context.Context, ref Ref, o Options) (*Set, error) {
 			set.Images = []*Image{newImage(ref.String(), img, nil, nil)}
 		}
 	case Registry:
-		set.Images, err = openRemote(ctx, ref, o)
+		err = openRemote(ctx, ref, o, w)
 	case Containerd:
 		if o.Containerd == nil {
 			return nil, fmt.Errorf("%s: containerd support is not configured", ref)
@@ -105,13 +124,13 @@ func Open(ctx context.Context, ref Ref, o Options) (*Set, error) {
 			root  v1.Descriptor
 		)
 		if store, root, set.closer, err = o.Containerd(ctx, ref.Target); err == nil {
-			set.Images, err = storeImages(store, rootIndex(root), ref.String(), nil, 0)
+			err = w.walkStore(store, rootIndex(root))
 		}
 	default:
 		return nil, fmt.Errorf("unknown image source %q", ref.Kind)
 	}
 	if err == nil {
-		set.Images, err = filterPlatform(set.Images, o.Platform, ref)
+		err = set.selectPlatform(o.Platform)
 	}
 	if err != nil {
 		set.Close()
@@ -120,74 +139,52 @@ func Open(ctx context.Context, ref Ref, o Options) (*Set, error) {
 	return set, nil
 }
 
-func openLayout(s BlobStore, indexPath string, ref Ref) ([]*Image, error) {
-	dt, err := os.ReadFile(indexPath)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+// walkStore walks the index indexJSON (an index.json, or an index blob) held in a blob store.
+func (w *indexWalker) walkStore(s BlobStore, indexJSON []byte) error {
+	idx, err := newStoreIndex(s, indexJSON)
+	if err == nil {
+		err = w.walk(idx, nil, 0)
 	}
-	return storeImages(s, dt, ref.String(), nil, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.source, err)
+	}
+	return nil
 }
 
 // rootIndex wraps a single root descriptor in an index document so one walker serves all stores.
 func rootIndex(d v1.Descriptor) []byte {
-	dt, _ := json.Marshal(&v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{d}})
+	dt, _ := json.Marshal(&v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{d}})
 	return dt
 }
 
-func openRemote(ctx context.Context, ref Ref, o Options) ([]*Image, error) {
+// openRemote walks the index or manifest a registry reference names.
+func openRemote(ctx context.Context, ref Ref, o Options, w *indexWalker) error {
 	r, err := name.ParseReference(ref.Target)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return fmt.Errorf("%s: %w", ref, err)
 	}
 	desc, err := remote.Get(r, o.RemoteOptions(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return fmt.Errorf("%s: %w", ref, err)
 	}
-	if !desc.MediaType.IsIndex() {
-		img, err := desc.Image()
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err == nil {
+			err = w.walk(idx, nil, 0)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", ref, err)
+			return fmt.Errorf("%s: %w", ref, err)
 		}
-		return []*Image{newImage(ref.String(), img, nil, nil)}, nil
+		return nil
 	}
-	idx, err := desc.ImageIndex()
+	img, err := desc.Image()
+	if err == nil {
+		err = w.manifest(desc.Descriptor, img, nil)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return fmt.Errorf("%s: %w", ref, err)
 	}
-	return remoteIndexImages(idx, ref.String(), nil, 0)
-}
-
-func remoteIndexImages(idx v1.ImageIndex, source string, ann map[string]string, depth int) ([]*Image, error) {
-	if depth > 4 {
-		return nil, fmt.Errorf("%s: image indexes nested more than 4 deep", source)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
-	}
-	var out []*Image
-	for _, d := range im.Manifests {
-		a := mergeAnnotations(ann, im.Annotations, d.Annotations)
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("%s: index %s: %w", source, d.Digest, err)
-			}
-			imgs, err := remoteIndexImages(child, source, a, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, imgs...)
-		case d.MediaType.IsImage():
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("%s: manifest %s: %w", source, d.Digest, err)
-			}
-			out = append(out, newImage(source, img, d.Platform, a))
-		}
-	}
-	return out, nil
+	return nil
 }
 
 func newImage(source string, img v1.Image, p *v1.Platform, ann map[string]string) *Image {
@@ -196,31 +193,4 @@ func newImage(source string, img v1.Image, p *v1.Platform, ann map[string]string
 		i.Digest = d.String()
 	}
 	return i
-}
-
-// filterPlatform keeps the images matching p (all when p is nil) and fails when none is left.
-func filterPlatform(imgs []*Image, p *v1.Platform, ref Ref) ([]*Image, error) {
-	if len(imgs) == 0 {
-		return nil, fmt.Errorf("%s: no image manifests", ref)
-	}
-	if p == nil {
-		return imgs, nil
-	}
-	var out []*Image
-	for _, i := range imgs {
-		ip := i.Platform
-		if ip == nil {
-			// A single manifest: its config says what it runs on (unknown keeps it).
-			if s := i.PlatformString(); s != "" {
-				ip, _ = v1.ParsePlatform(s)
-			}
-		}
-		if ip == nil || ip.Satisfies(*p) {
-			out = append(out, i)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no image for platform %s", ref, p)
-	}
-	return out, nil
 }

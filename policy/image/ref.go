@@ -34,6 +34,22 @@ type Ref struct {
 
 func (r Ref) String() string { return string(r.Kind) + ":" + r.Target }
 
+// Holder names what holds the blobs of an image of this kind, for messages: "the archive",
+// "the registry".
+func (k Kind) Holder() string {
+	switch k {
+	case OCILayout:
+		return "the layout"
+	case OCIArchive, DockerArchive:
+		return "the archive"
+	case Registry:
+		return "the registry"
+	case Containerd:
+		return "the containerd store"
+	}
+	return "the source"
+}
+
 // ErrNotImage is returned by DetectRef for a bare path that holds no image (a plain directory or
 // file, which the caller scans as files).
 var ErrNotImage = errors.New("not an image")

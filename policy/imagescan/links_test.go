@@ -234,10 +234,17 @@ func scanFindings(t *testing.T, sc *policy.Scanner, adds []mutate.Addendum, noti
 		reset()
 	}
 	var got []Finding
-	_, err = Scan(context.Background(), sc, image.FromV1(img, "test"), Options{Notice: notice},
+	_, problems, notices, err := scanImage(context.Background(), sc, image.FromV1(img, "test"), Options{},
 		func(f Finding) error { got = append(got, f); return nil })
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	for _, n := range notices {
+		if notice == nil || n.Layer == nil {
+			t.Errorf("notice %+v", n)
+			continue
+		}
+		notice(n.Message)
 	}
 	return got
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -52,39 +53,80 @@ type Options struct {
 	Layers image.Limits
 	// Cache, when set, replays layers scanned before with the same key (see Cache).
 	Cache *Cache
-	// Notice, when set, is told what a scan could not look at and is no finding: a hard link
-	// whose target no layer holds. It may be called from several goroutines at once.
-	Notice func(string)
+	// RequireAll makes ScanSet report an index entry the store does not hold as an error, not
+	// a notice: for gates (promote, the build gate), which must not vouch for an index they did
+	// not read whole. Default false: `scan` lists it and scans what is there.
+	RequireAll bool
+	// BuildArgs are the build-args the image was built with, when known (the build gate): they
+	// delimit build-arg values in history entries exactly (see HistoryFindings).
+	BuildArgs map[string]string
 }
 
-func (o Options) notice(msg string) {
-	if o.Notice != nil {
-		o.Notice(msg)
+// IncompleteError says which parts of an image could not be scanned: a corrupt or truncated
+// layer, a blob the store or registry does not serve, an unreadable config. Everything else was
+// scanned and its findings emitted; a gate must still refuse, since it cannot vouch for what it
+// did not read.
+type IncompleteError struct {
+	Problems []policy.Problem
+}
+
+func (e *IncompleteError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Message
 	}
+	return fmt.Sprintf("scan incomplete: %s", strings.Join(msgs, "; "))
 }
 
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
-// every layer has been read (a finding's RemovedInLayer needs the later layers' whiteouts).
+// every layer has been read (a finding's RemovedInLayer needs the later layers' whiteouts). A
+// layer or config that cannot be read does not stop the others: every finding is emitted, then
+// Scan returns an *IncompleteError naming each part that broke. ScanSet scans a whole Set, and
+// also reports notices.
 func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, error) {
+	stats, problems, _, err := scanImage(ctx, sc, img, o, emit)
+	if err == nil && len(problems) > 0 {
+		err = &IncompleteError{Problems: problems}
+	}
+	return stats, err
+}
+
+// scanImage is Scan returning the parts it could not scan as problems, and what it could not
+// look at by design as notices (a hard link to a file no layer holds). Its error is the
+// context's, or emit's.
+func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, []policy.Problem, []policy.Problem, error) {
 	start := time.Now()
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return policy.Stats{}, err
-	}
 	var (
 		mu       sync.Mutex
 		stats    policy.Stats
 		findings []Finding
+		problems []policy.Problem
 	)
+	platform := img.PlatformString()
+	broken := func(l *Layer, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, policy.Problem{Image: img.Source, Platform: platform, Manifest: img.Digest, Layer: l, Message: err.Error()})
+	}
+	var notices []policy.Problem
+	noted := func(l *Layer, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		notices = append(notices, policy.Problem{Image: img.Source, Platform: platform, Manifest: img.Digest, Layer: l, Message: msg})
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		broken(nil, err)
+	}
 	collect := func(l *Layer) func(policy.Finding) error {
 		return func(f policy.Finding) error {
 			mu.Lock()
 			defer mu.Unlock()
-			f.Image, f.Platform, f.Layer = img.Source, img.PlatformString(), l
+			f.Image, f.Platform, f.Layer = img.Source, platform, l
 			findings = append(findings, f)
 			return nil
 		}
@@ -95,8 +137,11 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 		stats.Add(st)
 	}
 
-	if err := scanConfig(ctx, sc, img, collect(nil), addStats); err != nil {
-		return stats, err
+	if err := scanConfig(ctx, sc, img, o.BuildArgs, collect(nil), addStats); err != nil {
+		if ctx.Err() != nil {
+			return stats, nil, nil, err
+		}
+		broken(nil, err)
 	}
 	// A created_by that holds a secret (a token written into a RUN line) must not be repeated
 	// in every layer finding's report: name the history entry instead.
@@ -106,10 +151,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 			secretHistory[f.Origin.Path] = true
 		}
 	}
-	historyOf, err := layerHistory(img)
-	if err != nil {
-		return stats, err
-	}
+	historyOf := layerHistory(img)
 	wo := image.NewWhiteouts()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
@@ -189,12 +231,19 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 				lmu.Lock()
 				found := slices.Clone(layerFindings)
 				lmu.Unlock()
+				c := *info
 				err = links.resolve(&linkScan{ctx: gctx, sc: sc, layer: l, lower: lowerLayers(layers, l), lim: o.Layers,
-					findings: found, scan: scanTo, emit: emitL, notice: o.notice})
+					findings: found, scan: scanTo, emit: emitL, notice: func(msg string) { noted(&c, msg) }})
 			}
 			if err == nil && o.Cache != nil {
 				files, opaque := wo.Layer(l.Index)
 				o.Cache.put(l, o, &cacheEntry{Findings: toCached(layerFindings), Whiteouts: files, Opaque: opaque, Stats: layerStats})
+			}
+			if err != nil && gctx.Err() == nil {
+				// A broken layer is reported; the others are still scanned.
+				c := *info
+				broken(&c, err)
+				return nil
 			}
 			return err
 		})
@@ -202,7 +251,7 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 	gerr := g.Wait()
 	pool.close()
 	if gerr != nil {
-		return stats, gerr
+		return stats, nil, nil, gerr
 	}
 
 	for i := range findings {
@@ -216,23 +265,41 @@ func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, 
 		}
 	}
 	Sort(findings)
+	sort.SliceStable(problems, func(i, j int) bool { return problemLayer(problems[i]) < problemLayer(problems[j]) })
 	stats.Duration = time.Since(start)
 	for _, f := range findings {
 		if err := emit(f); err != nil {
-			return stats, err
+			return stats, nil, nil, err
 		}
 	}
-	return stats, nil
+	return stats, problems, notices, nil
+}
+
+func problemLayer(p policy.Problem) int {
+	if p.Layer == nil {
+		return -1
+	}
+	return p.Layer.Index
 }
 
 // Sort orders findings: by image and platform, config and manifest findings before layer
-// findings, then by layer, path, line, column and rule ID.
+// findings, then attestations and other artifacts (by manifest and blob), then by layer, path,
+// line, column and rule ID.
 func Sort(fs []Finding) {
 	layer := func(f Finding) int {
-		if f.Layer == nil {
+		switch {
+		case f.Artifact != nil:
+			return math.MaxInt
+		case f.Layer == nil:
 			return -1
 		}
 		return f.Layer.Index
+	}
+	artifact := func(f Finding) string {
+		if f.Artifact == nil {
+			return ""
+		}
+		return f.Artifact.Manifest + " " + f.Artifact.Blob
 	}
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := fs[i], fs[j]
@@ -243,6 +310,8 @@ func Sort(fs []Finding) {
 			return a.Platform < b.Platform
 		case layer(a) != layer(b):
 			return layer(a) < layer(b)
+		case artifact(a) != artifact(b):
+			return artifact(a) < artifact(b)
 		case a.Origin.Kind != b.Origin.Kind:
 			return a.Origin.Kind < b.Origin.Kind
 		case a.Origin.Path != b.Origin.Path:
@@ -257,13 +326,19 @@ func Sort(fs []Finding) {
 	})
 }
 
-// scanConfig scans img's config and annotations.
-func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
+// scanConfig scans img's config and annotations (the annotations also when the config cannot
+// be read), with the build-args the image was built with when known.
+func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, buildArgs map[string]string, emit func(policy.Finding) error, addStats func(policy.Stats)) error {
 	cfg, _, err := img.Config()
 	if err != nil {
+		st, aerr := ScanConfig(ctx, sc, &v1.ConfigFile{}, img.Annotations, "", nil, emit)
+		addStats(st)
+		if aerr != nil && ctx.Err() != nil {
+			return aerr
+		}
 		return err
 	}
-	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", emit)
+	st, err := ScanConfig(ctx, sc, cfg, img.Annotations, "", buildArgs, emit)
 	addStats(st)
 	if err != nil {
 		return fmt.Errorf("%s: %w", img.Source, err)
@@ -273,8 +348,9 @@ func scanConfig(ctx context.Context, sc *policy.Scanner, img *image.Image, emit 
 
 // ScanConfig scans each config field as its own fragment, so that findings name it: Env[3],
 // Labels["k"], Cmd, Entrypoint, OnBuild[0], History[7].created_by, and the manifest or index
-// annotations. ref (a digest, or "" before export) becomes each finding's Origin.Ref.
-func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, annotations map[string]string, ref string, emit func(policy.Finding) error) (policy.Stats, error) {
+// annotations; and the build-args history entries record (HistoryFindings, with buildArgs when
+// known, else nil). ref (a digest, or "" before export) becomes each finding's Origin.Ref.
+func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, annotations map[string]string, ref string, buildArgs map[string]string, emit func(policy.Finding) error) (policy.Stats, error) {
 	var stats policy.Stats
 	type field struct{ kind, path, text string }
 	var fields []field
@@ -312,16 +388,22 @@ func ScanConfig(ctx context.Context, sc *policy.Scanner, cfg *v1.ConfigFile, ann
 			return stats, fmt.Errorf("config %s: %w", f.path, err)
 		}
 	}
+	for _, f := range HistoryFindings(cfg, buildArgs, ref) {
+		if err := emit(f); err != nil {
+			return stats, err
+		}
+	}
 	return stats, nil
 }
 
-// layerHistory maps each layer index to the config field of the history entry that made it.
-func layerHistory(img *image.Image) (map[int]string, error) {
+// layerHistory maps each layer index to the config field of the history entry that made it
+// (empty when the config cannot be read: scanConfig reports that).
+func layerHistory(img *image.Image) map[int]string {
+	out := map[int]string{}
 	cfg, _, err := img.Config()
 	if err != nil {
-		return nil, err
+		return out
 	}
-	out := map[int]string{}
 	layer := 0
 	for i, h := range cfg.History {
 		if h.EmptyLayer {
@@ -330,7 +412,7 @@ func layerHistory(img *image.Image) (map[int]string, error) {
 		out[layer] = fmt.Sprintf("History[%d].created_by", i)
 		layer++
 	}
-	return out, nil
+	return out
 }
 
 // instruction is the Dockerfile instruction a created_by starts with ("RUN", "COPY"), or "".

@@ -14,7 +14,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/safebuild/safebuild/policy"
@@ -43,16 +42,7 @@ func leakyImage(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img = testimage.WithEnv(t, img, []string{"PATH=/bin", "GITHUB_TOKEN=" + ghToken})
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testimage.Layout(t, testimage.WithEnv(t, img, []string{"PATH=/bin", "GITHUB_TOKEN=" + ghToken}))
 }
 
 func TestScanFindsEverythingWithLocations(t *testing.T) {
@@ -128,12 +118,7 @@ func TestScanOpensArchivesInLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, _ := layout.Write(dir, empty.Index)
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	set, err := image.Open(context.Background(), image.Ref{Kind: image.OCILayout, Target: dir}, image.Options{})
+	set, err := image.Open(context.Background(), image.Ref{Kind: image.OCILayout, Target: testimage.Layout(t, img)}, image.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,10 @@ type Options struct {
 	Allow map[string]bool
 	// DryRun scans and reports but never writes to the destination.
 	DryRun bool
+	// MinConfidence is the least confidence of a finding that blocks the promotion; findings
+	// below it are reported in Result.Below and do not block. The zero value blocks on every
+	// finding (as policy.ConfidenceLow).
+	MinConfidence policy.Confidence
 	// Keychain authenticates to both registries; nil means the docker config and credential
 	// helpers (authn.DefaultKeychain).
 	Keychain authn.Keychain
@@ -43,13 +47,21 @@ type Result struct {
 	Destination string
 	// Findings are what blocked the promotion, sorted; empty when it passed.
 	Findings []policy.Finding
-	Stats    policy.Stats
+	// Below are findings under Options.MinConfidence: reported, not blocking; sorted.
+	Below []policy.Finding
+	// Errors are the parts that could not be scanned (a corrupt layer, a blob or manifest the
+	// registry does not serve): they block the promotion too, since what was not read cannot
+	// be vouched for. Notices are what was skipped by design (opaque binary artifact blobs).
+	Errors, Notices []policy.Problem
+	Stats           policy.Stats
 	// Promoted is true when the destination now holds Digest.
 	Promoted bool
 }
 
-// Promote scans src and, when clean, copies it by digest to dst. Findings are not an error:
-// they are in the Result, and nothing is written. src and dst are registry references
+// Promote scans src — every image, attestation and other artifact of its index — and, when it is
+// clean and was read whole, copies it by digest to dst (the index and everything it lists,
+// attestations included). Findings and parts that could not be scanned are not an error: they
+// are in the Result, and nothing is written. src and dst are registry references
 // (host/repo:tag or host/repo@digest; dst needs a tag or the digest itself).
 func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options) (*Result, error) {
 	srcRef, err := name.ParseReference(src)
@@ -79,21 +91,23 @@ func Promote(ctx context.Context, sc *policy.Scanner, src, dst string, o Options
 		return nil, err
 	}
 	defer set.Close()
-	for _, img := range set.Images {
-		st, err := imagescan.Scan(ctx, sc, img, o.Scan, func(f policy.Finding) error {
-			if !o.Allow[f.Fingerprint] {
-				res.Findings = append(res.Findings, f)
-			}
-			return nil
-		})
-		res.Stats.Add(st)
-		res.Stats.Duration += st.Duration
-		if err != nil {
-			return nil, err
+	so := o.Scan
+	so.RequireAll = true
+	sres, err := imagescan.ScanSet(ctx, sc, set, so, func(f policy.Finding) error {
+		switch {
+		case o.Allow[f.Fingerprint]:
+		case f.Confidence.AtLeast(o.MinConfidence):
+			res.Findings = append(res.Findings, f)
+		default:
+			res.Below = append(res.Below, f)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	imagescan.Sort(res.Findings)
-	if len(res.Findings) > 0 || o.DryRun {
+	res.Stats, res.Errors, res.Notices = sres.Stats, sres.Errors, sres.Notices
+	if len(res.Findings) > 0 || len(res.Errors) > 0 || o.DryRun {
 		return res, nil
 	}
 

@@ -11,12 +11,17 @@ import (
 // JSON writes the machine contract documented in the README:
 //
 //	{"findings":[{"rule_id","description","origin","path","line","column","fingerprint",
-//	  "redacted","entropy","severity"}],"stats":{"files","bytes","skipped","duration_ms"}}
+//	  "redacted","entropy","severity","confidence"}],"stats":{"files","bytes","skipped","duration_ms"}}
 //
 // Field names are fixed; other tools read them. "secret" is added only with ShowSecrets. Image
 // scans add "image", "platform" (for an index) and "layer":
 // {"index","digest","diff_id","created_by","removed_in_layer"}, null for config findings, whose
-// origin is "config" and whose path names the field (Env[3], History[7].created_by).
+// origin is "config" and whose path names the field (Env[3], History[7].created_by). Findings
+// in an attestation or other artifact of an index have origin "attestation" or "artifact", a
+// JSON path as path, and "artifact": {"manifest","artifact_type","blob","blob_digest",
+// "media_type","predicate_type","subject"}. "errors" (the scan is incomplete) and "notices"
+// (listed but not scanned) sit beside "findings" when there are some: {"image","platform",
+// "manifest","layer","artifact","message"}.
 type JSON struct{}
 
 var _ Writer = JSON{}
@@ -32,6 +37,7 @@ type jsonFinding struct {
 	Redacted    string  `json:"redacted"`
 	Entropy     float64 `json:"entropy"`
 	Severity    string  `json:"severity"`
+	Confidence  string  `json:"confidence"`
 	Secret      string  `json:"secret,omitempty"`
 	// Composite rules only: where the rules it requires matched.
 	Required []policy.RequiredFinding `json:"required,omitempty"`
@@ -39,6 +45,8 @@ type jsonFinding struct {
 	Image    string        `json:"image,omitempty"`
 	Platform string        `json:"platform,omitempty"`
 	Layer    *policy.Layer `json:"layer"`
+	// Attestations and other artifacts of an index only.
+	Artifact *policy.Artifact `json:"artifact,omitempty"`
 	isImage  bool
 }
 
@@ -63,25 +71,29 @@ type jsonStats struct {
 
 type jsonReport struct {
 	Findings []jsonFinding `json:"findings"`
-	Stats    jsonStats     `json:"stats"`
+	// Present only when there are some.
+	Errors  []policy.Problem `json:"errors,omitempty"`
+	Notices []policy.Problem `json:"notices,omitempty"`
+	Stats   jsonStats        `json:"stats"`
 }
 
 // Write encodes r as indented JSON.
 func (JSON) Write(w io.Writer, r *Report) error {
-	out := jsonReport{Findings: make([]jsonFinding, 0, len(r.Findings)), Stats: jsonStats{
+	out := jsonReport{Findings: make([]jsonFinding, 0, len(r.Findings)), Errors: r.Errors, Notices: r.Notices, Stats: jsonStats{
 		Files: r.Stats.Files, Bytes: r.Stats.Bytes, Skipped: r.Stats.Skipped, DurationMS: r.Stats.Duration.Milliseconds(),
 	}}
 	for _, f := range r.Findings {
 		jf := jsonFinding{
 			RuleID: f.RuleID, Description: f.Description, Origin: f.Origin.String(), Path: f.Origin.Path,
 			Line: f.Line, Column: f.Column, Fingerprint: f.Fingerprint, Redacted: f.Redacted,
-			Entropy: math.Round(f.Entropy*1000) / 1000, Severity: f.Severity.String(), Required: f.Required,
+			Entropy: math.Round(f.Entropy*1000) / 1000, Severity: f.Severity.String(), Confidence: confidence(f),
+			Required: f.Required,
 		}
 		if r.ShowSecrets {
 			jf.Secret = f.Secret
 		}
 		if f.Image != "" {
-			jf.isImage, jf.Image, jf.Platform, jf.Layer = true, f.Image, f.Platform, f.Layer
+			jf.isImage, jf.Image, jf.Platform, jf.Layer, jf.Artifact = true, f.Image, f.Platform, f.Layer, f.Artifact
 		}
 		out.Findings = append(out.Findings, jf)
 	}

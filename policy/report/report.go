@@ -16,6 +16,12 @@ type Report struct {
 	// ShowSecrets adds each finding's raw Secret (empty unless the scanner was built
 	// WithSecrets(true)). Off by default.
 	ShowSecrets bool
+	// Errors are the parts of the input that could not be scanned (a corrupt layer, an
+	// unreadable config): the scan is incomplete, though every finding is listed.
+	Errors []policy.Problem
+	// Notices are what was listed but not scanned, by design (an index entry the archive does
+	// not hold, an opaque binary artifact blob).
+	Notices []policy.Problem
 }
 
 // Writer writes a report to w in one format.
@@ -53,4 +59,11 @@ func ruleSummaries(fs []policy.Finding) []policy.Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].RuleID < out[j].RuleID })
 	return out
+}
+
+// confidence names f's confidence: "high", "medium" or "low" (an ungraded finding counts as
+// high, as policy.Confidence.AtLeast counts it).
+func confidence(f policy.Finding) string {
+	b, _ := f.Confidence.MarshalText()
+	return string(b)
 }

@@ -9,7 +9,9 @@ import (
 )
 
 // SARIF writes a SARIF 2.1.0 log with one run. Each result carries the redacted excerpt as its
-// snippet and the finding's fingerprint as a partial fingerprint ("safebuild/v1").
+// snippet, the finding's fingerprint as a partial fingerprint ("safebuild/v1") and its
+// confidence as a property; each rule carries its confidence as "precision" (GitHub code
+// scanning's property) and "confidence".
 type SARIF struct{}
 
 var _ Writer = SARIF{}
@@ -26,8 +28,21 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+}
+
+// sarifInvocation carries the report's errors (the scan is incomplete: executionSuccessful is
+// false) and notices as tool execution notifications.
+type sarifInvocation struct {
+	ExecutionSuccessful bool                `json:"executionSuccessful"`
+	Notifications       []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifTool struct {
@@ -56,9 +71,18 @@ type sarifRuleLevel struct {
 	Level string `json:"level"`
 }
 
+// sarifRuleProps are a rule's properties; precision is GitHub code scanning's name for how
+// often the rule's results are true (very-high, high, medium, low), here the rule's confidence.
 type sarifRuleProps struct {
-	Tags     []string `json:"tags,omitempty"`
-	Severity string   `json:"severity"`
+	Tags       []string `json:"tags,omitempty"`
+	Severity   string   `json:"severity"`
+	Precision  string   `json:"precision"`
+	Confidence string   `json:"confidence"`
+}
+
+// sarifResultProps carry the finding's confidence.
+type sarifResultProps struct {
+	Confidence string `json:"confidence"`
 }
 
 type sarifResult struct {
@@ -68,6 +92,7 @@ type sarifResult struct {
 	Locations           []sarifLocation   `json:"locations"`
 	RelatedLocations    []sarifRelated    `json:"relatedLocations,omitempty"`
 	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Properties          sarifResultProps  `json:"properties"`
 }
 
 // sarifRelated is where a composite rule's required rule matched.
@@ -133,7 +158,8 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
 			ID: f.RuleID, ShortDescription: sarifText{desc}, Help: sarifText{desc + " " + ruleHelp},
 			DefaultConfig: sarifRuleLevel{sarifLevel(f.Severity)},
-			Properties:    sarifRuleProps{Tags: f.Tags, Severity: f.Severity.String()},
+			Properties: sarifRuleProps{Tags: f.Tags, Severity: f.Severity.String(),
+				Precision: confidence(f), Confidence: confidence(f)},
 		})
 	}
 	for _, f := range r.Findings {
@@ -152,6 +178,7 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 			RuleID: f.RuleID, Level: sarifLevel(f.Severity), Message: sarifText{f.Description},
 			Locations:           []sarifLocation{loc},
 			PartialFingerprints: map[string]string{"safebuild/v1": f.Fingerprint},
+			Properties:          sarifResultProps{Confidence: confidence(f)},
 		}
 		for i, q := range f.Required {
 			res.RelatedLocations = append(res.RelatedLocations, sarifRelated{
@@ -161,6 +188,16 @@ func (SARIF) Write(w io.Writer, r *Report) error {
 			})
 		}
 		run.Results = append(run.Results, res)
+	}
+	if len(r.Errors)+len(r.Notices) > 0 {
+		inv := sarifInvocation{ExecutionSuccessful: len(r.Errors) == 0}
+		for _, p := range r.Errors {
+			inv.Notifications = append(inv.Notifications, sarifNotification{Level: "error", Message: sarifText{problemText(p)}})
+		}
+		for _, p := range r.Notices {
+			inv.Notifications = append(inv.Notifications, sarifNotification{Level: "note", Message: sarifText{problemText(p)}})
+		}
+		run.Invocations = []sarifInvocation{inv}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -179,8 +216,14 @@ func imageLocations(f policy.Finding) []sarifLogicalLoc {
 		img += " (" + f.Platform + ")"
 	}
 	part := f.Origin.Kind // "config" or "manifest"
-	if f.Layer != nil {
+	switch {
+	case f.Layer != nil:
 		part = fmt.Sprintf("layer %d (%s)", f.Layer.Index, f.Layer.Digest)
+	case f.Artifact != nil:
+		part = fmt.Sprintf("%s %s %s", f.Origin.Kind, f.Artifact.Manifest, f.Artifact.Blob)
+		if f.Artifact.PredicateType != "" {
+			part += " (" + f.Artifact.PredicateType + ")"
+		}
 	}
 	return []sarifLogicalLoc{
 		{Name: img, FullyQualifiedName: img, Kind: "module"},

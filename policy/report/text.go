@@ -10,24 +10,71 @@ import (
 	"github.com/safebuild/safebuild/policy"
 )
 
-// Text writes one block per finding for people, then a summary line.
+// Text writes findings for people, grouped by confidence (high, then medium, then low), one
+// block per finding, then a summary line.
 type Text struct{}
 
 var _ Writer = Text{}
 
-// Write writes r as text. Image findings are grouped by image, then config, manifest and each
-// layer with the instruction that made it.
+// Write writes r as text. In each confidence group, image findings are grouped by image, then
+// config, manifest and each layer with the instruction that made it.
 func (Text) Write(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
-	if len(r.Findings) > 0 && r.Findings[0].Image != "" {
-		if err := writeImageText(bw, r.Findings); err != nil {
-			return err
+	groups := byConfidence(r.Findings)
+	for _, g := range groups {
+		fmt.Fprintf(bw, "%s confidence (%d):\n", g.name, len(g.findings))
+		if g.findings[0].Image != "" {
+			if err := writeImageText(bw, g.findings); err != nil {
+				return err
+			}
+			continue
 		}
-		fmt.Fprintf(bw, "%d findings in %d files (%d bytes, %d skipped) in %s\n",
-			len(r.Findings), r.Stats.Files, r.Stats.Bytes, r.Stats.Skipped, r.Stats.Duration.Round(1e6))
-		return bw.Flush()
+		writeFileText(bw, r, g.findings)
 	}
-	for _, f := range r.Findings {
+	writeProblems(bw, r)
+	fmt.Fprintf(bw, "%d findings%s in %d files (%d bytes, %d skipped) in %s\n",
+		len(r.Findings), groupCounts(groups), r.Stats.Files, r.Stats.Bytes, r.Stats.Skipped, r.Stats.Duration.Round(1e6))
+	return bw.Flush()
+}
+
+// confidenceGroup is the findings of one confidence, in report order.
+type confidenceGroup struct {
+	name     string
+	findings []policy.Finding
+}
+
+// byConfidence splits findings into non-empty groups, most certain first.
+func byConfidence(fs []policy.Finding) []confidenceGroup {
+	var out []confidenceGroup
+	for _, c := range []policy.Confidence{policy.ConfidenceHigh, policy.ConfidenceMedium, policy.ConfidenceLow} {
+		g := confidenceGroup{name: c.String()}
+		for _, f := range fs {
+			if confidence(f) == g.name {
+				g.findings = append(g.findings, f)
+			}
+		}
+		if len(g.findings) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// groupCounts is " (2 high, 1 low confidence)", or "" without findings.
+func groupCounts(gs []confidenceGroup) string {
+	if len(gs) == 0 {
+		return ""
+	}
+	parts := make([]string, len(gs))
+	for i, g := range gs {
+		parts[i] = fmt.Sprintf("%d %s", len(g.findings), g.name)
+	}
+	return " (" + strings.Join(parts, ", ") + " confidence)"
+}
+
+// writeFileText writes one block per finding of a file scan.
+func writeFileText(bw io.Writer, r *Report, fs []policy.Finding) {
+	for _, f := range fs {
 		loc := f.Origin.Path
 		if f.Line > 0 {
 			loc = fmt.Sprintf("%s:%d:%d", f.Origin.Path, f.Line, f.Column)
@@ -47,9 +94,6 @@ func (Text) Write(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(bw, "    fingerprint: %s\n", f.Fingerprint)
 	}
-	fmt.Fprintf(bw, "%d findings in %d files (%d bytes, %d skipped) in %s\n",
-		len(r.Findings), r.Stats.Files, r.Stats.Bytes, r.Stats.Skipped, r.Stats.Duration.Round(1e6))
-	return bw.Flush()
 }
 
 // writeImageText writes image findings grouped by image, then config, manifest and each layer
@@ -84,7 +128,48 @@ func writeImageText(w io.Writer, findings []policy.Finding) error {
 	return tw.Flush()
 }
 
+// writeProblems lists what could not be scanned (errors: the scan is incomplete) and what was
+// listed but not scanned (notices).
+func writeProblems(w io.Writer, r *Report) {
+	for _, sec := range []struct {
+		title string
+		ps    []policy.Problem
+	}{{"errors (the scan is incomplete)", r.Errors}, {"notices", r.Notices}} {
+		if len(sec.ps) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s:\n", sec.title)
+		for _, p := range sec.ps {
+			fmt.Fprintf(w, "  %s\n", problemText(p))
+		}
+	}
+}
+
+// problemText is one line naming where a problem is and what it is.
+func problemText(p policy.Problem) string {
+	where := p.Image
+	if p.Platform != "" {
+		where += " (" + p.Platform + ")"
+	}
+	if where == "" {
+		return p.Message
+	}
+	return where + ": " + p.Message
+}
+
 func groupTitle(f policy.Finding) string {
+	if a := f.Artifact; a != nil {
+		t := fmt.Sprintf("%s %s %s", f.Origin.Kind, short(a.Manifest), a.Blob)
+		if a.PredicateType != "" {
+			t += "  " + a.PredicateType
+		} else if a.ArtifactType != "" {
+			t += "  " + a.ArtifactType
+		}
+		if a.Subject != "" {
+			t += "  (about " + short(a.Subject) + ")"
+		}
+		return t
+	}
 	if f.Layer == nil {
 		if f.Origin.Kind == "manifest" {
 			return "manifest annotations"

@@ -8,6 +8,7 @@ import (
 
 	"fmt"
 	"io"
+	"io/fs"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -70,7 +71,7 @@ var _ image.BlobStore = (*store)(nil)
 func (s *store) Open(d v1.Hash) (io.ReadCloser, error) {
 	ra, err := s.cs.ReaderAt(s.ctx, ocispec.Descriptor{Digest: digest.Digest(d.String())})
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", d, err)
+		return nil, blobError(d, err)
 	}
 	return struct {
 		io.Reader
@@ -81,7 +82,16 @@ func (s *store) Open(d v1.Hash) (io.ReadCloser, error) {
 func (s *store) Size(d v1.Hash) (int64, error) {
 	info, err := s.cs.Info(s.ctx, digest.Digest(d.String()))
 	if err != nil {
-		return 0, fmt.Errorf("blob %s: %w", d, err)
+		return 0, blobError(d, err)
 	}
 	return info.Size, nil
+}
+
+// blobError names the blob; a blob the content store does not hold (a platform that a pull
+// did not fetch) also wraps fs.ErrNotExist, as image.BlobStore asks.
+func blobError(d v1.Hash, err error) error {
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("blob %s: %w (%w)", d, fs.ErrNotExist, err)
+	}
+	return fmt.Errorf("blob %s: %w", d, err)
 }
