@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -84,33 +83,20 @@ func TestContentInLayers(t *testing.T) {
 	}
 	assertHardLinkInLayers(t, layout, "srv/app/.env")
 
-	stdout, stderr, err := safebuildCLI(t, s, "scan", "--format", "json", "oci:"+layout)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("scan: want exit 1, got %v\n%s\n%s", err, stdout, stderr)
-	}
-	var rep struct {
-		Findings []struct {
-			RuleID string `json:"rule_id"`
-			Path   string `json:"path"`
-			Line   int    `json:"line"`
-		} `json:"findings"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("scan report: %v\n%s", err, stdout)
-	}
+	findings, _ := scanLayoutRefused(t, s, layout)
 	for _, w := range contentWant {
 		found := false
-		for _, f := range rep.Findings {
+		for _, f := range findings {
 			found = found || f.RuleID == w.rule && f.Path == w.path && f.Line > 0
 		}
 		if !found {
-			t.Errorf("scan: no %s at %s in %+v", w.rule, w.path, rep.Findings)
+			t.Errorf("scan: no %s at %s in %+v", w.rule, w.path, findings)
 		}
 	}
 
 	out := filepath.Join(t.TempDir(), "image.tar")
-	stdout, stderr, err = safebuildCLI(t, s, "build", "--progress", "quiet", "--build-arg", "BASE="+s.BaseImage, "-o", out, bctx)
+	stdout, stderr, err := safebuildCLI(t, s, "build", "--progress", "quiet", "--build-arg", "BASE="+s.BaseImage, "-o", out, bctx)
+	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("build: want exit 1 (refused), got %v\n%s\n%s", err, stdout, stderr)
 	}
