@@ -270,31 +270,17 @@ func TestHistoryBuildArgsFound(t *testing.T) {
 	if err := s.BuildKit.Build(context.Background(), stack.BuildOptions{ContextDir: dir, OCILayout: layout, BuildArgs: withBase(s, c.BuildArgs)}); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, err := safebuildCLI(t, s, "scan", "--format", "json", "oci:"+layout)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("want exit 1, got %v\n%s%s", err, stdout, stderr)
-	}
-	var rep struct {
-		Findings []struct {
-			RuleID   string `json:"rule_id"`
-			Path     string `json:"path"`
-			Redacted string `json:"redacted"`
-		} `json:"findings"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
-	}
+	findings, output := scanLayoutRefused(t, s, layout)
 	entries := map[string]bool{}
-	for _, f := range rep.Findings {
+	for _, f := range findings {
 		if f.RuleID == "secret-named-build-arg" && f.Redacted == "NEXUS_PSW=*****" {
 			entries[f.Path] = true
 		}
 	}
 	if len(entries) < 2 {
-		t.Errorf("want the ARG entry and the RUN entry, got %v in %+v", entries, rep.Findings)
+		t.Errorf("want the ARG entry and the RUN entry, got %v in %+v", entries, findings)
 	}
-	if strings.Contains(stdout+stderr, c.BuildArgs["NEXUS_PSW"]) {
+	if strings.Contains(output, c.BuildArgs["NEXUS_PSW"]) {
 		t.Error("the report holds the password")
 	}
 }

@@ -2,7 +2,10 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
+	"os/exec"
 	"testing"
 
 	"github.com/moby/buildkit/session/secrets"
@@ -47,4 +50,30 @@ func moduleRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// reportFinding is what tests read of a finding in safebuild's JSON report.
+type reportFinding struct {
+	RuleID   string `json:"rule_id"`
+	Path     string `json:"path"`
+	Line     int    `json:"line"`
+	Redacted string `json:"redacted"`
+}
+
+// scanLayoutRefused runs `safebuild scan --format json oci:LAYOUT`, which must exit 1 (secrets
+// found), and returns the report's findings and the command's whole output.
+func scanLayoutRefused(t *testing.T, s *stack.Stack, layout string) ([]reportFinding, string) {
+	t.Helper()
+	stdout, stderr, err := safebuildCLI(t, s, "scan", "--format", "json", "oci:"+layout)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("scan: want exit 1, got %v\n%s\n%s", err, stdout, stderr)
+	}
+	var rep struct {
+		Findings []reportFinding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("scan report: %v\n%s", err, stdout)
+	}
+	return rep.Findings, stdout + stderr
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/h2non/filetype"
+
+	"github.com/safebuild/safebuild/policy/archive"
 )
 
 // allowSignature on a line suppresses findings on it, as in gitleaks.
@@ -46,6 +48,11 @@ type detector struct {
 	starts  [][]int // for rules with anch: where their keyword hits start
 	touched []int32
 	cands   []cand
+	inImage bool // the fragment is image or build content, not a source tree's file (judgePath)
+	// archHead and textHead hold a fragment's first window when its content is read again
+	// from the start: walked as an archive, or transcoded (an archive's member may be, while
+	// the archive is read); utf16buf is the transcoder's raw buffer.
+	archHead, textHead, utf16buf []byte
 }
 
 func newDetector(s *Scanner) *detector {
@@ -62,19 +69,19 @@ func newDetector(s *Scanner) *detector {
 	}
 }
 
-// scan reads one fragment, from r or from open(), and emits its findings.
-func (d *detector) scan(ctx context.Context, o Origin, r io.Reader, open func() (io.ReadCloser, error), emit func(Finding) error) (Stats, error) {
+// scan reads one fragment, from r or from open(), and emits its findings. With arch set and not
+// off, content whose bytes are an archive is scanned member by member (scanArchive).
+func (d *detector) scan(ctx context.Context, o Origin, r io.Reader, open func() (io.ReadCloser, error), arch *archive.Options, emit func(Finding) error) (Stats, error) {
 	st := Stats{Files: 1}
-	path := o.Path
-	lowerPath := strings.ToLower(path)
-	rulesOn := !d.pathAllowedGlobally(path, lowerPath)
-	if rulesOn {
-		if err := d.pathRules(o, lowerPath, emit); err != nil {
-			return st, err
-		}
+	rulesOn, err := d.judgePath(o, emit)
+	if err != nil {
+		return st, err
 	}
-	canaries := d.s.canaries
-	if !rulesOn && canaries == nil {
+	// Inside images an archive is opened whatever its own path: a zip named firmware.bin holds
+	// text members, judged by their own paths. A source tree's allowlisted file is skipped
+	// whole, archive or not, as gitleaks does.
+	openArchive := arch != nil && !arch.Off() && d.inImage
+	if !rulesOn && d.s.canaries == nil && !openArchive {
 		st.Skipped = 1
 		return st, nil
 	}
@@ -87,54 +94,110 @@ func (d *detector) scan(ctx context.Context, o Origin, r io.Reader, open func() 
 		defer rc.Close()
 		r = rc
 	}
+	return d.scanContent(ctx, o, r, rulesOn, arch, emit, st)
+}
+
+// judgePath decides what a fragment's path allows: false when a global allowlist skips it
+// (gitleaks' full list for files of a source tree, the image list for everything else: see
+// imageAllowlist); otherwise which rules apply to it, and the path-only rules' findings.
+func (d *detector) judgePath(o Origin, emit func(Finding) error) (bool, error) {
+	lower := strings.ToLower(o.Path)
+	d.inImage = !o.sourceTree()
+	if d.pathAllowedGlobally(o.Path, lower) {
+		return false, nil
+	}
+	return true, d.pathRules(o, lower, emit)
+}
+
+// scanContent reads r in windows and runs the rules (when rulesOn) and the canaries over it.
+// Its first window decides how: an archive (when arch allows) is walked member by member,
+// UTF-16 and UTF-8 with a BOM are transcoded, then binary content is left to the canaries.
+func (d *detector) scanContent(ctx context.Context, o Origin, r io.Reader, rulesOn bool, arch *archive.Options, emit func(Finding) error, st Stats) (Stats, error) {
+	canaries := d.s.canaries
 	wr := d.wr
 	wr.reset(r)
 	defer func() { wr.r = nil }()
-	first := true
-	for {
-		if err := ctx.Err(); err != nil {
-			st.Bytes = wr.read
-			return st, err
+	var dec *utf16Reader
+	read := func() int64 {
+		if dec != nil {
+			return dec.read
 		}
-		ok, err := wr.next()
-		if err != nil {
-			st.Bytes = wr.read
-			st.Skipped = 1
-			return st, err
-		}
-		if !ok {
-			break
-		}
-		w := &wr.w
-		if first {
-			first = false
-			if rulesOn && !d.s.opts.binary && isBinary(w.buf[:min(len(w.buf), sniffLen)]) {
-				rulesOn = false
-				if canaries == nil {
-					st.Skipped = 1
-					st.Bytes = wr.read
-					return st, nil
+		return wr.read
+	}
+	fail := func(err error) (Stats, error) {
+		st.Bytes = read()
+		st.Skipped = 1
+		return st, err
+	}
+	ok, err := wr.next()
+	if err != nil {
+		return fail(err)
+	}
+	if ok && arch != nil && !arch.Off() && archive.Detect(wr.w.buf) != archive.None {
+		return d.scanArchive(ctx, o, r, rulesOn || d.inImage, *arch, emit)
+	}
+	if !rulesOn && canaries == nil {
+		st.Skipped = 1
+		st.Bytes = read()
+		return st, nil
+	}
+	if ok {
+		if enc, bom := sniffEncoding(wr.w.buf); enc != encPlain {
+			d.textHead = append(d.textHead[:0], wr.w.buf[bom:]...)
+			src := &prefixReader{head: d.textHead, r: r}
+			if wr.eof {
+				src.r = nil
+			}
+			if enc == encUTF8BOM {
+				wr.reset(src)
+			} else {
+				dec = newUTF16Reader(src, enc == encUTF16BE, d.utf16buf)
+				d.utf16buf = dec.raw
+				if canaries != nil {
+					dec.tap = newCanaryTap(canaries, o, emit).feed
 				}
+				wr.reset(dec)
+			}
+			if ok, err = wr.next(); err != nil {
+				return fail(err)
 			}
 		}
+	}
+	if ok && rulesOn && !d.s.opts.binary && isBinary(wr.w.buf[:min(len(wr.w.buf), sniffLen)]) {
+		rulesOn = false
+		if canaries == nil {
+			st.Skipped = 1
+			st.Bytes = read()
+			return st, nil
+		}
+	}
+	for ok {
+		if err := ctx.Err(); err != nil {
+			st.Bytes = read()
+			return st, err
+		}
+		w := &wr.w
 		if rulesOn {
 			if err := d.detectWindow(o, w, emit); err != nil {
-				st.Bytes = wr.read
+				st.Bytes = read()
 				return st, err
 			}
 			if err := d.detectDecoded(o, w, d.s.opts.decodeDepth, emit); err != nil {
-				st.Bytes = wr.read
+				st.Bytes = read()
 				return st, err
 			}
 		}
 		if canaries != nil {
 			if err := canaries.find(o, w, emit); err != nil {
-				st.Bytes = wr.read
+				st.Bytes = read()
 				return st, err
 			}
 		}
+		if ok, err = wr.next(); err != nil {
+			return fail(err)
+		}
 	}
-	st.Bytes = wr.read
+	st.Bytes = read()
 	return st, nil
 }
 
@@ -190,8 +253,19 @@ func isPlainText(b []byte) bool {
 
 // pathAllowedGlobally reports whether a global allowlist skips the whole fragment by path.
 func (d *detector) pathAllowedGlobally(path, lower string) bool {
-	for _, a := range d.rs.global {
-		if a.pathOnlySkip(path, lower) {
+	return d.rs.globallySkipped(path, lower, d.inImage)
+}
+
+// globallySkipped reports whether a global allowlist skips path (lower is path lower-cased) by
+// path alone. An archive member ("app.tgz!package/yarn.lock") is also judged by its path inside
+// the archive, as gitleaks does.
+func (rs *Ruleset) globallySkipped(path, lower string, inImage bool) bool {
+	inner, innerLower := "", ""
+	if i := strings.LastIndex(path, archive.Sep); i >= 0 {
+		inner, innerLower = path[i+len(archive.Sep):], lower[i+len(archive.Sep):]
+	}
+	for _, a := range rs.global {
+		if a.pathOnlySkip(path, lower, inImage) || inner != "" && a.pathOnlySkip(inner, innerLower, inImage) {
 			return true
 		}
 	}
@@ -200,14 +274,24 @@ func (d *detector) pathAllowedGlobally(path, lower string) bool {
 
 // pathOnlySkip reports whether this allowlist skips a fragment (or a rule) by path alone:
 // with OR, any path match; with AND, a path match when the allowlist checks nothing else.
-func (a *compiledAllowlist) pathOnlySkip(path, lower string) bool {
-	if a.paths == nil || path == "" {
+// inImage picks the paths that hold inside images (see imageAllowlist).
+func (a *compiledAllowlist) pathOnlySkip(path, lower string, inImage bool) bool {
+	if !a.hasPaths || path == "" {
 		return false
 	}
 	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil || a.filters != nil) {
 		return false
 	}
-	return a.paths.matchPath(path, lower)
+	return a.pathsFor(inImage).matchPath(path, lower)
+}
+
+// pathsFor returns the allowlist's paths that hold for a source tree's files or for image
+// content.
+func (a *compiledAllowlist) pathsFor(inImage bool) pathSet {
+	if inImage {
+		return a.imagePaths
+	}
+	return a.paths
 }
 
 // pathRules decides which rules apply to path and reports path-only rules that fire on it.
@@ -219,7 +303,7 @@ func (d *detector) pathRules(o Origin, lower string, emit func(Finding) error) e
 			on = false
 		}
 		for _, a := range r.allow {
-			if on && a.pathOnlySkip(path, lower) {
+			if on && a.pathOnlySkip(path, lower, d.inImage) {
 				on = false
 			}
 		}
@@ -499,20 +583,21 @@ func (d *detector) candidate(r *compiledRule, w *window, a, b int, path string) 
 		return
 	}
 	for _, al := range d.rs.global {
-		if al.allows(secret, match, line, path) {
+		if al.allows(secret, match, line, path, d.inImage) {
 			return
 		}
 	}
 	for _, al := range r.allow {
-		if al.allows(secret, match, line, path) {
+		if al.allows(secret, match, line, path, d.inImage) {
 			return
 		}
 	}
 	d.cands = append(d.cands, cand{rule: r, start: a, end: b, secret: secret, match: match})
 }
 
-// allows reports whether the allowlist suppresses a finding, with gitleaks' semantics.
-func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool {
+// allows reports whether the allowlist suppresses a finding, with gitleaks' semantics; inImage
+// picks the paths that hold inside images.
+func (a *compiledAllowlist) allows(secret, match, line []byte, path string, inImage bool) bool {
 	target := secret
 	switch a.target {
 	case TargetMatch:
@@ -524,7 +609,7 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string) bool
 	stopOK := a.stop != nil && len(secret) > 0 && a.stop.contains(secret)
 	filterOK := a.filtered(secret)
 	if a.cond == ConditionAnd {
-		if a.paths != nil && !a.paths.matchPath(path, strings.ToLower(path)) {
+		if a.hasPaths && !a.pathsFor(inImage).matchPath(path, strings.ToLower(path)) {
 			return false
 		}
 		if a.regexes != nil && !regexOK {

@@ -60,3 +60,32 @@ func (f *rawFile) Close() error {
 	}
 	return nil
 }
+
+// ReadAt reads at an offset without moving the sequential position: an archive walker reads a
+// zip in place with it.
+func (f *rawFile) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := syscall.Pread(f.fd, b[n:], off+int64(n))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &fs.PathError{Op: "read", Path: f.path, Err: err}
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Size returns the file's size, or 0 when it cannot be told (ReadAt then reads nothing).
+func (f *rawFile) Size() int64 {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(f.fd, &st); err != nil {
+		return 0
+	}
+	return st.Size
+}

@@ -64,13 +64,16 @@ type compiledRule struct {
 }
 
 type compiledAllowlist struct {
-	cond     Condition
-	target   Target
-	paths    pathSet
-	regexes  *lazyRegex
-	stop     *keywordSet
-	filters  []func([]byte) bool
-	hasPaths bool
+	cond   Condition
+	target Target
+	paths  pathSet
+	// imagePaths are the paths that hold for image content: for a global allowlist, paths
+	// less the source-tree-only ones (imageAllowlist); for a rule's, all of them.
+	imagePaths pathSet
+	regexes    *lazyRegex
+	stop       *keywordSet
+	filters    []func([]byte) bool
+	hasPaths   bool
 }
 
 // NewRuleset validates and compiles rules and global allowlists. Rule IDs must be unique; every
@@ -317,6 +320,9 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 			return nil, &RuleError{RuleID: ruleID, Field: fmt.Sprintf("%s.paths[%d]", field, i), Value: p, Err: err}
 		}
 		ca.paths = append(ca.paths, re)
+		if ruleID != "" || !sourceTreeOnly(p) {
+			ca.imagePaths = append(ca.imagePaths, re)
+		}
 	}
 	if ca.regexes, err = join("regexes", a.Regexes); err != nil {
 		return nil, err

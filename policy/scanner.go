@@ -128,6 +128,7 @@ func WithDecodeDepth(n int) Option {
 type Scanner struct {
 	opts     options
 	canaries *canarySet
+	memo     archiveMemo // archives walked, by their bytes (archivememo.go)
 	pool     sync.Pool
 }
 
@@ -164,6 +165,7 @@ func (s *Scanner) Close() error {
 	if s.canaries != nil {
 		s.canaries.wipe()
 	}
+	s.memo.wipe()
 	return nil
 }
 
@@ -252,12 +254,14 @@ func (s *Scanner) Scan(ctx context.Context, src Source, emit func(Finding) error
 }
 
 // ScanReader scans one fragment read from r, in the calling goroutine, and calls emit for each
-// finding. It is what gates that walk their own inputs (image layers) call.
+// finding. It is what gates that walk their own inputs (image layers) call. The content is
+// scanned as it is, never opened as an archive (ScanFile does that); UTF-16 and UTF-8 with a
+// byte order mark are transcoded first, lines and columns counting the decoded text.
 func (s *Scanner) ScanReader(ctx context.Context, origin Origin, r io.Reader, emit func(Finding) error) (Stats, error) {
 	start := time.Now()
 	d := s.pool.Get().(*detector)
 	defer s.pool.Put(d)
-	st, err := d.scan(ctx, origin, r, nil, emit)
+	st, err := d.scan(ctx, origin, r, nil, nil, emit)
 	st.Duration = time.Since(start)
 	return st, err
 }
@@ -266,7 +270,7 @@ func (s *Scanner) scanFragment(ctx context.Context, d *detector, fr Fragment, em
 	if err := ctx.Err(); err != nil {
 		return Stats{}, nil
 	}
-	return d.scan(ctx, fr.Origin, nil, fr.Open, emit)
+	return d.scan(ctx, fr.Origin, nil, fr.Open, fr.Archives, emit)
 }
 
 // SortFindings orders findings by origin, path, line, column and rule ID, the order every

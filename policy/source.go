@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/safebuild/safebuild/policy/archive"
 )
 
 // Origin says where scanned content came from. Kind is the artefact ("file" now; image layers,
@@ -23,6 +25,11 @@ type Origin struct {
 
 // OriginFile is the Kind of content read from the local filesystem.
 const OriginFile = "file"
+
+// sourceTree reports whether the origin is a file of a source tree (OriginFile), judged with
+// gitleaks' full global path allowlist; anything else (image layers, configs, attestations,
+// build steps) is image content, judged with the image allowlist (see imageAllowlist).
+func (o Origin) sourceTree() bool { return o.Kind == OriginFile }
 
 // String returns Kind, or Kind:Ref when Ref is set: the "origin" of JSON reports.
 func (o Origin) String() string {
@@ -40,6 +47,9 @@ type Fragment struct {
 	// Open returns the content. The scanner calls it at most once, possibly from another
 	// goroutine and after the Source's yield returned, and closes what it returns.
 	Open func() (io.ReadCloser, error)
+	// Archives, when set, opens content that is an archive (by its bytes) member by member
+	// within these bounds, as Scanner.ScanFile does; nil scans the content as it is.
+	Archives *archive.Options
 }
 
 // Source yields fragments to scan. Fragments must be yielded in a stable order; yield returns
@@ -49,11 +59,16 @@ type Source interface {
 }
 
 // FS is a Source over a file or a directory tree of the local filesystem. A symlink given as
-// Root is followed; symlinks below it are not, and non-regular files are ignored. Paths are reported as Root joined with the path
-// below it, with forward slashes.
+// Root is followed; symlinks below it are not, and non-regular files are ignored. Paths are
+// reported as Root joined with the path below it, with forward slashes. Files whose bytes are
+// an archive (zip, jar, tar, gzip, zstd, xz, bzip2, whatever their names) are opened and their
+// members scanned as "release.pkg!config/settings.env", within Archives' bounds.
 type FS struct {
 	// Root is the file or directory to scan.
 	Root string
+	// Archives bounds the archives opened; the zero value takes archive.Options' defaults
+	// (3 levels deep, 1 GiB decompressed per archive), a negative MaxDepth opens none.
+	Archives archive.Options
 }
 
 var _ Source = (*FS)(nil)
@@ -65,7 +80,7 @@ func (s *FS) Fragments(ctx context.Context, yield func(Fragment) error) error {
 		return fmt.Errorf("scanning %s: %w", s.Root, err)
 	}
 	if fi.Mode().IsRegular() {
-		return yield(fileFragment(s.Root, fi.Size()))
+		return yield(s.fragment(s.Root, fi.Size()))
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("scanning %s: not a regular file or directory (%s)", s.Root, fi.Mode().Type())
@@ -91,15 +106,16 @@ func (s *FS) Fragments(ctx context.Context, yield func(Fragment) error) error {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		return yield(fileFragment(p, -1)) // no lstat per file: the size is not needed to scan
+		return yield(s.fragment(p, -1)) // no lstat per file: the size is not needed to scan
 	})
 }
 
-func fileFragment(p string, size int64) Fragment {
+func (s *FS) fragment(p string, size int64) Fragment {
 	return Fragment{
-		Origin: Origin{Kind: OriginFile, Path: filepath.ToSlash(p)},
-		Size:   size,
-		Open:   func() (io.ReadCloser, error) { return openFile(p) },
+		Origin:   Origin{Kind: OriginFile, Path: filepath.ToSlash(p)},
+		Size:     size,
+		Open:     func() (io.ReadCloser, error) { return openFile(p) },
+		Archives: &s.Archives,
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/archive"
 	"github.com/safebuild/safebuild/policy/imagescan"
 	"github.com/safebuild/safebuild/policy/promote"
 	"github.com/safebuild/safebuild/policy/report"
@@ -98,10 +97,7 @@ func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions
 	}
 	defer sc.Close()
 	po := promote.Options{Allow: allow, DryRun: o.dryRun, MinConfidence: minConf,
-		Scan: imagescan.Options{Archives: archive.Options{MaxDepth: s.image.archiveDepth, MaxBytes: s.image.archiveBytes}}}
-	if s.image.archiveDepth <= 0 {
-		po.Scan.Archives.MaxDepth = -1
-	}
+		Scan: imagescan.Options{Archives: s.image.archiveOptions()}}
 	res, err := promote.Promote(ctx, sc, strings.TrimPrefix(src, "registry:"), strings.TrimPrefix(dst, "registry:"), po)
 	if err != nil {
 		return err

@@ -47,13 +47,21 @@ registry:REF (streamed; docker config credentials), containerd:REF — or detect
 path or reference. Every layer diff is scanned, not just the final filesystem: a file "removed"
 by a later layer is still reported (its bytes stay in the earlier blob), with the layer, the
 instruction that made it and the layer that removed it. The config (Env, Labels, Cmd,
-Entrypoint, OnBuild, every history created_by) and annotations are scanned too, and archives
-inside layers (jar, zip, tar.gz, …) are opened. Every other entry of an index is scanned by
-media type, never as a layer: attestations (a BuildKit provenance records build-arg values;
-findings have origin "attestation" and the JSON path of the value), signatures, SBOMs, Helm
-charts. Entries an archive or store lists but does not hold (docker save and containerd pulls
-leave out other platforms) are listed as notices; a part that cannot be read (a corrupt layer)
-is listed as an error, everything else is still scanned, and the exit status is 2.
+Entrypoint, OnBuild, every history created_by) and annotations are scanned too. Every other
+entry of an index is scanned by media type, never as a layer: attestations (a BuildKit
+provenance records build-arg values; findings have origin "attestation" and the JSON path of the
+value), signatures, SBOMs, Helm charts. Entries an archive or store lists but does not hold
+(docker save and containerd pulls leave out other platforms) are listed as notices, as is a hard
+link to a file no layer holds; a part that cannot be read (a corrupt layer) is listed as an
+error, everything else is still scanned, and the exit status is 2.
+
+Archives are recognised by their bytes, whatever their names, in files and layers alike: zip
+(jar, war, whl, …), tar, gzip, zstd, xz and bzip2 are opened, to --max-archive-depth levels and
+--max-archive-bytes decompressed bytes each, and their members reported as
+release.pkg!config/settings.env. UTF-16 and UTF-8 text with a byte order mark are transcoded
+before they are scanned; a hard link in a layer is scanned under its own path. Inside images,
+gitleaks' allowlist of dependency trees (node_modules, vendor, site-packages, virtualenvs) does
+not apply: there they hold the application itself.
 
 A .gitleaksignore file in PATH (a directory) or a --baseline suppresses findings by
 fingerprint. Secrets are redacted; --no-redact prints them only together with --show-secrets.
@@ -157,7 +165,11 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 		}
 		stats = res.Stats
 	} else {
-		stats, scanErr = s.Scan(ctx, &policy.FS{Root: path}, func(f policy.Finding) error {
+		fsrc := &policy.FS{Root: path, Archives: o.image.archiveOptions()}
+		if o.image.archiveBytes <= 0 {
+			return fmt.Errorf("--max-archive-bytes %d: want a positive number", o.image.archiveBytes)
+		}
+		stats, scanErr = s.Scan(ctx, fsrc, func(f policy.Finding) error {
 			findings = append(findings, f)
 			return nil
 		})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -135,5 +136,31 @@ func TestScanConfig(t *testing.T) {
 	out, code := runCLI(t, "scan", "--config", filepath.Join(dir, "gitleaks.cfg"), "--format", "text", filepath.Join(dir, "app"))
 	if code != 1 || !strings.Contains(out, "acme") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestScanPathArchiveFlags: `scan PATH` opens archives by their bytes, bounded by the same
+// --max-archive-depth and --max-archive-bytes flags as image scans.
+func TestScanPathArchiveFlags(t *testing.T) {
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	w, _ := zw.Create("config/settings.env")
+	w.Write([]byte("GITHUB_TOKEN=" + cmdTestPAT + "\n" + strings.Repeat("# padding\n", 50)))
+	zw.Close()
+	dir := writeTree(t, map[string]string{"release.pkg": zbuf.String()})
+	for _, tc := range []struct {
+		flags []string
+		code  int
+		want  string
+	}{
+		{nil, 1, `"path": "` + filepath.ToSlash(dir) + `/release.pkg!config/settings.env"`},
+		{[]string{"--max-archive-depth", "0"}, 0, `"findings": []`},
+		{[]string{"--max-archive-bytes", "100"}, 1, `"rule_id": "incomplete-scan"`},
+		{[]string{"--max-archive-bytes", "0"}, 2, "--max-archive-bytes 0"},
+	} {
+		out, code := runCLI(t, append(append([]string{"scan", "--format", "json"}, tc.flags...), dir)...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("scan %v: exit %d, want %d with %q:\n%s", tc.flags, code, tc.code, tc.want, out)
+		}
 	}
 }

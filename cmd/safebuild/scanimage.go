@@ -42,8 +42,8 @@ func (f *imageScanFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd socket, for containerd:REF")
 	fs.StringVar(&f.namespace, "namespace", containerd.DefaultNamespace, "containerd namespace, for containerd:REF")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep per-layer results here and reuse them (opt-in)")
-	fs.IntVar(&f.archiveDepth, "max-archive-depth", 3, "open archives inside layers (jar, zip, tar.gz, …) this deep; 0: off")
-	fs.Int64Var(&f.archiveBytes, "max-archive-bytes", 1<<30, "decompress at most this many bytes from one archive in a layer; past it the archive is reported as incomplete-scan")
+	fs.IntVar(&f.archiveDepth, "max-archive-depth", 3, "open archives (zip, jar, tar, gzip, zstd, xz, bzip2: by their bytes) in files and layers this deep; 0: off")
+	fs.Int64Var(&f.archiveBytes, "max-archive-bytes", 1<<30, "decompress at most this many bytes from one archive; past it the archive is reported as incomplete-scan")
 }
 
 // scanTarget tells an image reference from a path to scan as files: oci:, oci-archive:,
@@ -80,10 +80,7 @@ func scanImage(ctx context.Context, sc *policy.Scanner, ref image.Ref, f *imageS
 		return nil, nil, err
 	}
 	defer set.Close()
-	so := imagescan.Options{Archives: archive.Options{MaxDepth: f.archiveDepth, MaxBytes: f.archiveBytes}}
-	if f.archiveDepth <= 0 {
-		so.Archives.MaxDepth = -1
-	}
+	so := imagescan.Options{Archives: f.archiveOptions()}
 	if f.cacheDir != "" {
 		if so.Cache, err = imagescan.NewCache(f.cacheDir, salt...); err != nil {
 			return nil, nil, err
@@ -108,6 +105,15 @@ func incomplete(errs []policy.Problem, findings int) error {
 		msg += fmt.Sprintf(" (and %d more, listed in the report)", len(errs)-1)
 	}
 	return fmt.Errorf("scan incomplete (%d findings reported): %s", findings, msg)
+}
+
+// archiveOptions are the archive bounds the flags set; depth 0 turns archives off.
+func (f *imageScanFlags) archiveOptions() archive.Options {
+	o := archive.Options{MaxDepth: f.archiveDepth, MaxBytes: f.archiveBytes}
+	if f.archiveDepth <= 0 {
+		o.MaxDepth = -1
+	}
+	return o
 }
 
 // cacheSalt is what, besides the layer, decides a scan's result: this very executable (engine

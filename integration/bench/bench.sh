@@ -7,6 +7,12 @@
 #
 # SAME_RE2=1 also measures a gitleaks built with the go-re2 version safebuild uses (built once in
 # a scratch module, cached): the engine against the engine, regex library aside.
+#
+# Both tools read the same bytes: safebuild runs with --max-archive-depth 0, since `gitleaks dir`
+# opens no archive by default (and then only by name). ARCHIVES=1 measures each with archives
+# opened instead: safebuild's defaults (by content, 3 deep) against gitleaks
+# --max-archive-depth 3. BASELINE_BIN=path also measures another safebuild binary (an earlier
+# build) in the same run, with the same flags.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,9 +63,18 @@ measure() {
 	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.$name")
 	echo "$wall $rss" >>"$work/runs.$name"
 }
+sb_flags=(--max-archive-depth 0)
+gl_flags=()
+if [[ ${ARCHIVES:-} == 1 ]]; then
+	sb_flags=()
+	gl_flags=(--max-archive-depth 3)
+fi
 for ((i = 1; i <= runs; i++)); do
-	measure gitleaks "$gitleaks" dir --no-banner --redact --exit-code 0 -f json -r "$work/gitleaks.json" "$corpus"
-	measure safebuild "$work/safebuild" scan --format json --output "$work/safebuild.json" "$corpus"
+	measure gitleaks "$gitleaks" dir --no-banner --redact --exit-code 0 "${gl_flags[@]}" -f json -r "$work/gitleaks.json" "$corpus"
+	measure safebuild "$work/safebuild" scan "${sb_flags[@]}" --format json --output "$work/safebuild.json" "$corpus"
+	if [[ -n ${BASELINE_BIN:-} ]]; then
+		measure baseline "$BASELINE_BIN" scan "${sb_flags[@]}" --format json --output "$work/baseline.json" "$corpus"
+	fi
 	if [[ ${SAME_RE2:-} == 1 ]]; then
 		measure gitleaks-re2 "$gitleaks_re2" dir --no-banner --redact --exit-code 0 -f json -r "$work/gitleaks-re2.json" "$corpus"
 	fi
@@ -76,6 +91,11 @@ report safebuild
 gl=$(sort -n "$work/runs.gitleaks" | awk '{w[NR]=$1} END {print w[int((NR+1)/2)]}')
 sb=$(sort -n "$work/runs.safebuild" | awk '{w[NR]=$1} END {print w[int((NR+1)/2)]}')
 awk -v g="$gl" -v s="$sb" 'BEGIN { printf "ratio: safebuild is %.1fx gitleaks (wall time, same corpus, same machine, same run)\n", g / s }'
+if [[ -n ${BASELINE_BIN:-} ]]; then
+	report baseline
+	bl=$(sort -n "$work/runs.baseline" | awk '{w[NR]=$1} END {print w[int((NR+1)/2)]}')
+	awk -v b="$bl" -v s="$sb" 'BEGIN { printf "ratio: safebuild takes %.2fx the time of the baseline binary\n", s / b }'
+fi
 if [[ ${SAME_RE2:-} == 1 ]]; then
 	report gitleaks-re2
 	glr=$(sort -n "$work/runs.gitleaks-re2" | awk '{w[NR]=$1} END {print w[int((NR+1)/2)]}')

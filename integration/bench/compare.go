@@ -92,6 +92,12 @@ func reasonMissing(k key) string {
 }
 
 func reasonExtra(k key) string {
+	switch {
+	case k.Rule == "incomplete-scan":
+		return "an archive safebuild could not read whole (corrupt, or past a bound); gitleaks logs and skips it"
+	case strings.Contains(k.File, "!"):
+		return "inside an archive gitleaks did not open (recognised by content, or nested deeper)"
+	}
 	return "unexplained: investigate (window edges or ^/$ anchors at line starts)"
 }
 

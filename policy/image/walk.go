@@ -23,6 +23,12 @@ type Entry struct {
 	// Content reads a regular file's bytes; nil for every other type. It is valid only until
 	// the walk function returns.
 	Content io.Reader
+	// Link is a hard link's target, a clean path like Path ("usr/bin/perl"); "" for every
+	// other type. A hard link carries no bytes: its content is the target's, an entry met
+	// earlier in the same layer (or, for layers made by hand, a file of a lower layer).
+	Link string
+	// Index is the entry's position in the layer's tar stream, from 0 (whiteouts included).
+	Index int
 }
 
 // Whiteouts records what each layer deletes from the layers below it, so that a finding in a
@@ -165,9 +171,9 @@ func humanBytes(n int64) string {
 }
 
 // WalkLayer reads l's uncompressed tar stream once, within lim: it records l's whiteouts in w
-// and calls fn for every other entry, in stream order. fn's error stops the walk and is
-// returned; a stream past a bound ends with a *LimitError, a corrupt one with an error naming
-// the layer.
+// (unless w is nil: a second pass over a layer) and calls fn for every other entry, in stream
+// order. fn's error stops the walk and is returned; a stream past a bound ends with a
+// *LimitError, a corrupt one with an error naming the layer.
 func WalkLayer(ctx context.Context, l *Layer, w *Whiteouts, lim Limits, fn func(Entry) error) error {
 	lim = lim.withDefaults()
 	rc, err := l.Open()
@@ -200,15 +206,22 @@ func WalkLayer(ctx context.Context, l *Layer, w *Whiteouts, lim Limits, fn func(
 		dir = strings.TrimSuffix(dir, "/")
 		switch {
 		case base == whiteoutOpaque:
-			w.add(l.Index, dir, true)
+			if w != nil {
+				w.add(l.Index, dir, true)
+			}
 			continue
 		case strings.HasPrefix(base, whiteoutPrefix):
-			w.add(l.Index, path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)), false)
+			if w != nil {
+				w.add(l.Index, path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)), false)
+			}
 			continue
 		}
-		e := Entry{Layer: l, Path: p, Name: h.Name, Header: h}
-		if h.Typeflag == tar.TypeReg {
+		e := Entry{Layer: l, Path: p, Name: h.Name, Header: h, Index: entries - 1}
+		switch h.Typeflag {
+		case tar.TypeReg:
 			e.Content = &entryReader{r: tr, layer: l, path: p}
+		case tar.TypeLink:
+			e.Link = cleanPath(h.Linkname)
 		}
 		if err := fn(e); err != nil {
 			return err

@@ -160,7 +160,7 @@ func (s *artifactScan) blob(b *image.Blob) {
 		return
 	}
 	head, _ := r.Peek(8 << 10)
-	if archive.Detect(name, head) == archive.None && bytes.IndexByte(head, 0) >= 0 {
+	if archive.Detect(head) == archive.None && bytes.IndexByte(head, 0) >= 0 {
 		s.notices = append(s.notices, s.problem(b, predicate, fmt.Sprintf("%s %s (%s, %s): binary content, not scanned", s.a.Kind(), b.Name(), b.Digest, b.MediaType)))
 		return
 	}

@@ -4,5 +4,6 @@
 // the attestations and other artifacts of the index, by media type (JSON findings located by
 // JSON path). Findings say which layer holds the bytes, the instruction that made it, and which
 // later layer "removed" the file. A part that cannot be read is reported as an error and never
-// stops the rest.
+// stops the rest. A hard link is scanned under its own path (links.go), and archives inside
+// layers are opened by their bytes.
 package imagescan

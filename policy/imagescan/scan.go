@@ -1,10 +1,8 @@
 package imagescan
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -43,7 +41,7 @@ type (
 
 // RuleIncomplete is the rule ID of a finding that says part of the image could not be scanned
 // (an archive past a bound): a gate cannot vouch for what it did not read, so it fails closed.
-const RuleIncomplete = "incomplete-scan"
+const RuleIncomplete = policy.RuleIncomplete
 
 // Options tune Scan.
 type Options struct {
@@ -83,18 +81,20 @@ func (e *IncompleteError) Error() string {
 // Scan scans img with sc and calls emit for each finding, sorted by layer, path and line, once
 // every layer has been read (a finding's RemovedInLayer needs the later layers' whiteouts). A
 // layer or config that cannot be read does not stop the others: every finding is emitted, then
-// Scan returns an *IncompleteError naming each part that broke. ScanSet scans a whole Set.
+// Scan returns an *IncompleteError naming each part that broke. ScanSet scans a whole Set, and
+// also reports notices.
 func Scan(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, error) {
-	stats, problems, err := scanImage(ctx, sc, img, o, emit)
+	stats, problems, _, err := scanImage(ctx, sc, img, o, emit)
 	if err == nil && len(problems) > 0 {
 		err = &IncompleteError{Problems: problems}
 	}
 	return stats, err
 }
 
-// scanImage is Scan returning the parts it could not scan as problems. Its error is the
+// scanImage is Scan returning the parts it could not scan as problems, and what it could not
+// look at by design as notices (a hard link to a file no layer holds). Its error is the
 // context's, or emit's.
-func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, []policy.Problem, error) {
+func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Options, emit func(Finding) error) (policy.Stats, []policy.Problem, []policy.Problem, error) {
 	start := time.Now()
 	jobs := o.Jobs
 	if jobs <= 0 {
@@ -111,6 +111,12 @@ func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Opti
 		mu.Lock()
 		defer mu.Unlock()
 		problems = append(problems, policy.Problem{Image: img.Source, Platform: platform, Manifest: img.Digest, Layer: l, Message: err.Error()})
+	}
+	var notices []policy.Problem
+	noted := func(l *Layer, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		notices = append(notices, policy.Problem{Image: img.Source, Platform: platform, Manifest: img.Digest, Layer: l, Message: msg})
 	}
 	layers, err := img.Layers()
 	if err != nil {
@@ -133,7 +139,7 @@ func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Opti
 
 	if err := scanConfig(ctx, sc, img, o.BuildArgs, collect(nil), addStats); err != nil {
 		if ctx.Err() != nil {
-			return stats, nil, err
+			return stats, nil, nil, err
 		}
 		broken(nil, err)
 	}
@@ -196,16 +202,23 @@ func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Opti
 				}
 				return fmt.Errorf("layer %d (%s), %s: %w", l.Index, l.Digest, p, err)
 			}
-			scanEntry := func(p string, r io.Reader) error {
-				st, err := ScanFile(gctx, sc, policy.Origin{Kind: OriginLayer, Path: p}, r, o.Archives, emitL)
+			scanTo := func(p string, r io.Reader, emit func(policy.Finding) error) error {
+				st, err := ScanFile(gctx, sc, policy.Origin{Kind: OriginLayer, Path: p}, r, o.Archives, emit)
 				addLayerStats(st)
 				return wrapErr(p, err)
 			}
+			links := newLayerLinks()
+			scanEntry := func(p string, r io.Reader) error { return scanTo(p, links.note(p, r), emitL) }
 			pending := pool.batch()
 			err := image.WalkLayer(gctx, l, wo, o.Layers, func(e image.Entry) error {
+				if e.Link != "" {
+					links.link(e)
+					return nil
+				}
 				if e.Content == nil {
 					return nil
 				}
+				links.file(e)
 				if e.Header.Size <= smallFile {
 					return pool.submit(pending, e.Path, e.Content, e.Header.Size, func(p string, r io.Reader) error { return scanEntry(p, r) })
 				}
@@ -213,6 +226,14 @@ func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Opti
 			})
 			if werr := pending.wait(); err == nil {
 				err = werr
+			}
+			if err == nil {
+				lmu.Lock()
+				found := slices.Clone(layerFindings)
+				lmu.Unlock()
+				c := *info
+				err = links.resolve(&linkScan{ctx: gctx, sc: sc, layer: l, lower: lowerLayers(layers, l), lim: o.Layers,
+					findings: found, scan: scanTo, emit: emitL, notice: func(msg string) { noted(&c, msg) }})
 			}
 			if err == nil && o.Cache != nil {
 				files, opaque := wo.Layer(l.Index)
@@ -230,7 +251,7 @@ func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Opti
 	gerr := g.Wait()
 	pool.close()
 	if gerr != nil {
-		return stats, nil, gerr
+		return stats, nil, nil, gerr
 	}
 
 	for i := range findings {
@@ -248,10 +269,10 @@ func scanImage(ctx context.Context, sc *policy.Scanner, img *image.Image, o Opti
 	stats.Duration = time.Since(start)
 	for _, f := range findings {
 		if err := emit(f); err != nil {
-			return stats, nil, err
+			return stats, nil, nil, err
 		}
 	}
-	return stats, problems, nil
+	return stats, problems, notices, nil
 }
 
 func problemLayer(p policy.Problem) int {
@@ -492,37 +513,12 @@ func (p *filePool) close() {
 	p.wg.Wait()
 }
 
-// ScanFile scans one file's content: as it is, or, when it is an archive (jar, zip, tar.gz, …),
-// member by member with paths like "app.jar!BOOT-INF/classes/application.yml". An archive past
-// a bound of archives, or corrupt, yields an incomplete-scan finding: a gate cannot vouch for
-// bytes it did not read. origin.Path is the file's path; its Kind and Ref go to every finding.
+// ScanFile scans one file's content: as it is, or, when its bytes are an archive (jar, zip,
+// tar.gz, xz, …, whatever its name), member by member with paths like
+// "app.jar!BOOT-INF/classes/application.yml". An archive past a bound of archives, or corrupt,
+// yields an incomplete-scan finding: a gate cannot vouch for bytes it did not read.
+// origin.Path is the file's path; its Kind and Ref go to every finding. See
+// policy.Scanner.ScanFile.
 func ScanFile(ctx context.Context, sc *policy.Scanner, origin policy.Origin, r io.Reader, archives archive.Options, emit func(policy.Finding) error) (policy.Stats, error) {
-	var stats policy.Stats
-	scan := func(p string, r io.Reader) error {
-		o := origin
-		o.Path = p
-		st, err := sc.ScanReader(ctx, o, r, emit)
-		stats.Add(st)
-		return err
-	}
-	br := bufio.NewReaderSize(r, 512)
-	head, _ := br.Peek(512)
-	if archive.Detect(origin.Path, head) == archive.None {
-		return stats, scan(origin.Path, br)
-	}
-	_, err := archive.Walk(ctx, origin.Path, br, archives, func(m archive.Member) error { return scan(m.Path, m.Content) })
-	incomplete := func(p, why string) error {
-		o := origin
-		o.Path = p
-		return emit(policy.Finding{RuleID: RuleIncomplete, Description: why, Severity: policy.SeverityHigh, Confidence: policy.ConfidenceHigh, Origin: o})
-	}
-	var le *archive.LimitError
-	switch {
-	case errors.As(err, &le):
-		return stats, incomplete(le.Path, le.Error())
-	case err != nil && ctx.Err() == nil:
-		// A corrupt archive is still content: say so, and fail closed.
-		return stats, incomplete(origin.Path, err.Error())
-	}
-	return stats, err
+	return sc.ScanFile(ctx, origin, r, archives, emit)
 }

@@ -19,7 +19,7 @@ type Result struct {
 	Errors []policy.Problem
 	// Notices name what is listed but was not scanned, by design: index entries whose
 	// manifests the store does not hold (a platform `docker save` or a containerd pull did not
-	// fetch), opaque binary artifact blobs.
+	// fetch), opaque binary artifact blobs, a hard link to a file no layer holds.
 	Notices []policy.Problem
 }
 
@@ -40,9 +40,10 @@ func ScanSet(ctx context.Context, sc *policy.Scanner, set *image.Set, o Options,
 	var findings []Finding
 	collect := func(f Finding) error { findings = append(findings, f); return nil }
 	for _, img := range set.Images {
-		st, problems, err := scanImage(ctx, sc, img, o, collect)
+		st, problems, notices, err := scanImage(ctx, sc, img, o, collect)
 		res.Stats.Add(st)
 		res.Errors = append(res.Errors, problems...)
+		res.Notices = append(res.Notices, notices...)
 		if err != nil {
 			return res, err
 		}

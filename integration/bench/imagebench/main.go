@@ -29,8 +29,10 @@ func main() {
 	}
 	layers := flag.Int("layers", 8, "copies of $(go env GOROOT)/src, one COPY layer each")
 	runs := flag.Int("runs", 3, "runs of each tool; the median is reported")
+	baseline := flag.String("baseline", "", "also time this safebuild binary (an earlier build), in the same run")
+	keep := flag.String("keep", "", "keep the image's OCI layout in this directory (it must not exist), to compare reports")
 	flag.Parse()
-	if err := run(context.Background(), *layers, *runs); err != nil {
+	if err := run(context.Background(), *layers, *runs, *baseline, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "imagebench:", err)
 		os.Exit(1)
 	}
@@ -44,7 +46,7 @@ type result struct {
 	err      error
 }
 
-func run(ctx context.Context, nLayers, runs int) (retErr error) {
+func run(ctx context.Context, nLayers, runs int, baseline, keep string) (retErr error) {
 	stack.QuietClientLogs()
 	work, err := os.MkdirTemp("", "safebuild-imagebench-")
 	if err != nil {
@@ -105,6 +107,11 @@ func run(ctx context.Context, nLayers, runs int) (retErr error) {
 	if err != nil {
 		return err
 	}
+	if keep != "" {
+		if out, err := exec.Command("cp", "-r", layout, keep).CombinedOutput(); err != nil {
+			return fmt.Errorf("keeping the layout: %v\n%s", err, out)
+		}
+	}
 	layerBlobs, uncompressed, err := layerFiles(layout)
 	if err != nil {
 		return err
@@ -118,6 +125,13 @@ func run(ctx context.Context, nLayers, runs int) (retErr error) {
 	}{
 		{"gzip -dc (floor)", append([]string{"gzip", "-dc"}, layerBlobs...), nil},
 		{"safebuild scan", []string{bin, "scan", "--format", "json", "oci:" + layout}, countJSON("findings")},
+	}
+	if baseline != "" {
+		tools = append(tools, struct {
+			name string
+			argv []string
+			find func([]byte) string
+		}{"safebuild scan (baseline binary)", []string{baseline, "scan", "--format", "json", "oci:" + layout}, countJSON("findings")})
 	}
 	if p, err := exec.LookPath("trivy"); err == nil {
 		tools = append(tools, struct {
@@ -136,15 +150,19 @@ func run(ctx context.Context, nLayers, runs int) (retErr error) {
 			"--report-format", "json", "--report-path", "-", "--exit-code", "0"}, countArray})
 	}
 
-	var results []result
-	for _, t := range tools {
-		var rs []result
-		for i := 0; i < runs; i++ {
+	// Runs alternate between the tools, so that a load that comes and goes on a shared machine
+	// falls on all of them alike.
+	all := make([][]result, len(tools))
+	for i := 0; i < runs; i++ {
+		for j, t := range tools {
 			// Trivy keeps per-layer results in its cache directory; empty it so every run
 			// scans, as safebuild's runs do (its --cache-dir is off here).
 			os.RemoveAll(filepath.Join(work, "trivy-cache"))
-			rs = append(rs, measure(t.name, t.argv, t.find))
+			all[j] = append(all[j], measure(t.name, t.argv, t.find))
 		}
+	}
+	var results []result
+	for _, rs := range all {
 		results = append(results, median(rs))
 	}
 	floor := results[0].wall
