@@ -22,7 +22,7 @@ func TestDependencyDirection(t *testing.T) {
 			"github.com/safebuild/safebuild/cmd",
 		}},
 		// Only the containerd source links the containerd client.
-		{"github.com/safebuild/safebuild/policy github.com/safebuild/safebuild/policy/image", []string{
+		{"github.com/safebuild/safebuild/policy github.com/safebuild/safebuild/image", []string{
 			"github.com/containerd/containerd/v2/client",
 		}},
 		{"github.com/safebuild/safebuild/vaultsrc/...", []string{

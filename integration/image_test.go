@@ -15,10 +15,10 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/image/containerd"
 	"github.com/safebuild/safebuild/integration/stack"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/image"
-	"github.com/safebuild/safebuild/policy/image/containerd"
 	"github.com/safebuild/safebuild/policy/imagescan"
 )
 

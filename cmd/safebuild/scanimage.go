@@ -16,10 +16,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
+	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/image/containerd"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
-	"github.com/safebuild/safebuild/policy/image"
-	"github.com/safebuild/safebuild/policy/image/containerd"
 	"github.com/safebuild/safebuild/policy/imagescan"
 )
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/image"
 	"github.com/safebuild/safebuild/policy/imagescan"
 	"github.com/safebuild/safebuild/policy/report"
 )

@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // Origin kinds of the content of an index's other entries.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // Hard links. A tar hard-link entry has no bytes: its content is the target's, an earlier

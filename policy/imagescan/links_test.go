@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // entry is one tar entry of a test layer: a file (body), or a hard link (link set).

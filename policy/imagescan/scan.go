@@ -17,9 +17,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // Origin kinds of image content. Image findings leave Origin.Ref empty, so that a fingerprint

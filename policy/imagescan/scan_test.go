@@ -16,10 +16,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/internal/testimage"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
-	"github.com/safebuild/safebuild/policy/image"
-	"github.com/safebuild/safebuild/policy/internal/testimage"
 )
 
 const (

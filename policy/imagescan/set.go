@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // Result is what a scan of a Set gives besides its findings.

@@ -20,9 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/internal/testimage"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/image"
-	"github.com/safebuild/safebuild/policy/internal/testimage"
 )
 
 const (

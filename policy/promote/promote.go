@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/image"
 	"github.com/safebuild/safebuild/policy/imagescan"
 )
 

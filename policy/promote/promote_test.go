@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/safebuild/safebuild/internal/testimage"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/internal/testimage"
 )
 
 const ghToken = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"

@@ -25,7 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/safebuild/safebuild/policy/internal/testimage"
+	"github.com/safebuild/safebuild/internal/testimage"
 )
 
 type file struct{ name, body string }

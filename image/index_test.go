@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/safebuild/safebuild/policy/internal/testimage"
+	"github.com/safebuild/safebuild/internal/testimage"
 )
 
 var (

@@ -20,7 +20,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/safebuild/safebuild/policy/image"
+	"github.com/safebuild/safebuild/image"
 )
 
 // DefaultNamespace is the namespace `safebuild scan --namespace` defaults to, as ctr does.
