@@ -10,8 +10,8 @@ import (
 
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/imagescan"
-	"github.com/safebuild/safebuild/policy/promote"
 	"github.com/safebuild/safebuild/policy/report"
+	"github.com/safebuild/safebuild/promote"
 )
 
 type promoteOptions struct {
