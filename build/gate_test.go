@@ -1,4 +1,4 @@
-package runner
+package build
 
 import (
 	"archive/tar"
