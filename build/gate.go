@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/imagescan"
 	"github.com/safebuild/safebuild/policy/report"
 )
 

@@ -17,9 +17,9 @@ import (
 
 	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/image/containerd"
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/integration/stack"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/imagescan"
 )
 
 // layerView is what every image source must agree on for one layer.

@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/imagescan"
 )
 
 // Options tune Promote.

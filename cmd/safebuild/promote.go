@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/imagescan"
 	"github.com/safebuild/safebuild/policy/report"
 	"github.com/safebuild/safebuild/promote"
 )

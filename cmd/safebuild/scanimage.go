@@ -18,9 +18,9 @@ import (
 
 	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/image/containerd"
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
-	"github.com/safebuild/safebuild/policy/imagescan"
 )
 
 // imageScanFlags are the flags of `safebuild scan` for images and for baselines.
