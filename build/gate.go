@@ -8,6 +8,7 @@ import (
 	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/config"
 	"github.com/safebuild/safebuild/policy/report"
 )
 
@@ -33,7 +34,8 @@ func (e *RefusedError) Error() string {
 const DefaultMinConfidence = policy.GateConfidence
 
 // ScanGate returns the gate `safebuild build` uses: every image and attestation in the layout is
-// scanned (imagescan.ScanSet) with the engine's rules plus, as canaries, the secret values the
+// scanned (imagescan.ScanSet) with the default rules (config.Default; a WithRules among opts
+// replaces them) plus, as canaries, the secret values the
 // build was served (canaries is called when the gate runs, after the build), and with the
 // build-args it was given, which delimit build-arg values in history entries. A finding of min
 // confidence or more refuses the build (the zero value: DefaultMinConfidence); findings are
@@ -44,6 +46,10 @@ func ScanGate(min policy.Confidence, canaries func() []policy.Canary, buildArgs 
 		min = DefaultMinConfidence
 	}
 	return func(ctx context.Context, dir string) error {
+		rs, err := config.Default()
+		if err != nil {
+			return err
+		}
 		var cs []policy.Canary
 		if canaries != nil {
 			for _, c := range canaries() {
@@ -52,7 +58,7 @@ func ScanGate(min policy.Confidence, canaries func() []policy.Canary, buildArgs 
 				}
 			}
 		}
-		sc, err := policy.NewScanner(append(opts, policy.WithCanaries(cs...))...)
+		sc, err := policy.NewScanner(append(append([]policy.Option{policy.WithRules(rs)}, opts...), policy.WithCanaries(cs...))...)
 		for _, c := range cs {
 			clear(c.Value)
 		}

@@ -20,7 +20,18 @@ import (
 	"github.com/safebuild/safebuild/internal/testimage"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
+	"github.com/safebuild/safebuild/policy/config"
 )
+
+// withDefaultRules is WithRules(config.Default()), or stops the test.
+func withDefaultRules(t testing.TB) policy.Option {
+	t.Helper()
+	rs, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy.WithRules(rs)
+}
 
 const (
 	ghToken  = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
@@ -52,7 +63,7 @@ func TestScanFindsEverythingWithLocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Close()
-	sc, err := policy.NewScanner(policy.WithCanaries(policy.Canary{Name: "vault:secret/ci/x#token", Value: []byte(canary)}))
+	sc, err := policy.NewScanner(withDefaultRules(t), policy.WithCanaries(policy.Canary{Name: "vault:secret/ci/x#token", Value: []byte(canary)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +133,7 @@ func TestScanOpensArchivesInLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := policy.NewScanner()
+	sc, err := policy.NewScanner(withDefaultRules(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +170,7 @@ func TestCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer set.Close()
-		sc, err := policy.NewScanner()
+		sc, err := policy.NewScanner(withDefaultRules(t))
 		if err != nil {
 			t.Fatal(err)
 		}

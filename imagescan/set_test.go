@@ -63,7 +63,7 @@ func openLayout(t *testing.T, dir string, o image.Options) *image.Set {
 
 func scanSet(t *testing.T, set *image.Set) ([]Finding, *Result) {
 	t.Helper()
-	sc, err := policy.NewScanner()
+	sc, err := policy.NewScanner(withDefaultRules(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestBrokenLayerDoesNotHideOthers(t *testing.T) {
 	}
 
 	// Scan of the one image says the same, as an *IncompleteError after every finding.
-	sc, _ := policy.NewScanner()
+	sc, _ := policy.NewScanner(withDefaultRules(t))
 	defer sc.Close()
 	n := 0
 	_, err = Scan(context.Background(), sc, set.Images[0], Options{}, func(Finding) error { n++; return nil })
@@ -269,7 +269,7 @@ func TestRequireAll(t *testing.T) {
 		testimage.Entry{Image: b, Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}))
 	h := testimage.Digest(t, b)
 	os.Remove(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))
-	sc, _ := policy.NewScanner()
+	sc, _ := policy.NewScanner(withDefaultRules(t))
 	defer sc.Close()
 	for _, strict := range []bool{false, true} {
 		res, err := ScanSet(context.Background(), sc, openLayout(t, dir, image.Options{}), Options{RequireAll: strict}, func(Finding) error { return nil })

@@ -133,10 +133,7 @@ func hitStrings(kws []string, hits []kwHit) string {
 // TestDefaultRuleKeywordsReachable checks that every default rule with keywords gets its spans:
 // each keyword of each rule, embedded in text, makes the automaton report it.
 func TestDefaultRuleKeywordsReachable(t *testing.T) {
-	rs, err := DefaultRules()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := defaultRules(t)
 	for i, k := range rs.keywords {
 		text := []byte("xx " + strings.ToUpper(k[:1]) + k[1:] + " yy")
 		found := false
@@ -197,10 +194,7 @@ func TestFollowChecks(t *testing.T) {
 // default rules' keywords: keywordSet on the raw text, and for comparison the library it replaced
 // (github.com/coregx/ahocorasick, overlapping matches) on a lower-cased copy, as the engine used it.
 func BenchmarkKeywordSet(b *testing.B) {
-	rs, err := DefaultRules()
-	if err != nil {
-		b.Fatal(err)
-	}
+	rs := defaultRules(b)
 	corpus := readCorpus(b, 32<<20)
 	b.Run("keywordSet", func(b *testing.B) {
 		b.SetBytes(int64(len(corpus)))

@@ -14,10 +14,7 @@ import (
 // rest of the regex are the whole regex's matches, and re-running the rest on a match yields the
 // same capture groups as re-running the whole regex.
 func TestLeadRepeatMatchesRegex(t *testing.T) {
-	rs, err := DefaultRules()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := defaultRules(t)
 	texts := 150
 	if testing.Short() {
 		texts = 30
@@ -84,10 +81,7 @@ func leadText(rng *rand.Rand, keywords []string) []byte {
 }
 
 func FuzzLeadRepeat(f *testing.F) {
-	rs, err := DefaultRules()
-	if err != nil {
-		f.Fatal(err)
-	}
+	rs := defaultRules(f)
 	var rules []*compiledRule
 	for _, r := range rs.rules {
 		if r.lead != nil {
@@ -129,10 +123,7 @@ func TestNewLeadRepeat(t *testing.T) {
 // it either — so only a span opened by another hit could find it. The Kelvin sign K, which
 // both fold to k, is in: the keyword pass reports it.)
 func TestAnchoredRunMatchesSpanSearch(t *testing.T) {
-	with, err := DefaultRules()
-	if err != nil {
-		t.Fatal(err)
-	}
+	with := defaultRules(t)
 	without, err := NewRuleset(with.Rules(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,9 @@ type options struct {
 // Option configures a Scanner. Each option rejects bad values.
 type Option func(*options) error
 
-// WithRules sets the ruleset. Default: DefaultRules().
+// WithRules sets the ruleset the scanner runs. It is required: package policy/config returns the
+// default ruleset (config.Default: gitleaks' default rules and safebuild's build rules) and
+// loads gitleaks TOML configs (config.LoadFile).
 func WithRules(rs *Ruleset) Option {
 	return func(o *options) error {
 		if rs == nil {
@@ -132,7 +134,7 @@ type Scanner struct {
 	pool     sync.Pool
 }
 
-// NewScanner returns a Scanner configured by opts.
+// NewScanner returns a Scanner configured by opts, which must include WithRules.
 func NewScanner(opts ...Option) (*Scanner, error) {
 	o := options{jobs: runtime.GOMAXPROCS(0), window: defaultWindow, decodeDepth: 5}
 	for _, opt := range opts {
@@ -141,11 +143,7 @@ func NewScanner(opts ...Option) (*Scanner, error) {
 		}
 	}
 	if o.rules == nil {
-		rs, err := DefaultRules()
-		if err != nil {
-			return nil, fmt.Errorf("loading default rules: %w", err)
-		}
-		o.rules = rs
+		return nil, errors.New("NewScanner: no ruleset: pass WithRules (config.Default() for the default rules)")
 	}
 	s := &Scanner{opts: o}
 	if len(o.canaries) > 0 {

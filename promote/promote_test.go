@@ -16,6 +16,7 @@ import (
 
 	"github.com/safebuild/safebuild/internal/testimage"
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/config"
 )
 
 const ghToken = "ghp_u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"
@@ -58,7 +59,11 @@ func head(ref string) (v1.Hash, error) {
 
 func scanner(t *testing.T) *policy.Scanner {
 	t.Helper()
-	s, err := policy.NewScanner()
+	rs, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := policy.NewScanner(policy.WithRules(rs))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package policy
+package config
+
+// A dot import: builtin.go and refine.go moved here whole from policy/ while other work edits
+// their rule data, so they still name policy's types unqualified. Qualify them (policy.Rule)
+// once that work is merged, and drop the dot.
+import . "github.com/safebuild/safebuild/policy"
 
 // Build-specific rules: the credentials that end up in container images because a build needed
 // them (package-manager auth, registry auth, cloud CLI files, git remotes, Vault tokens) and key

@@ -1,9 +1,11 @@
-package policy
+package config
 
 import (
 	"context"
 	"strings"
 	"testing"
+
+	. "github.com/safebuild/safebuild/policy" // these tests moved here from policy/
 )
 
 // scanText scans one sample and returns its findings.
@@ -33,7 +35,7 @@ func hasRule(fs []Finding, id string) bool {
 // TestDefaultRulesCompile loads gitleaks' default config plus the build rules: every rule
 // compiles, IDs are unique, and the gitleaks rules are all there.
 func TestDefaultRulesCompile(t *testing.T) {
-	rs, err := DefaultRules()
+	rs, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestDefaultRulesCompile(t *testing.T) {
 // TestBuildRuleSamples checks every build rule against its own samples, scanned with the full
 // default ruleset (so precedence between rules is part of the proof).
 func TestBuildRuleSamples(t *testing.T) {
-	s, err := NewScanner()
+	s, err := NewScanner(WithRules(defaultRules(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

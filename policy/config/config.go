@@ -1,7 +1,8 @@
-package policy
+package config
 
 import (
 	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +15,17 @@ import (
 	"sync"
 
 	"github.com/pelletier/go-toml/v2"
-	gitleaksconfig "github.com/zricethezav/gitleaks/v8/config"
+
+	"github.com/safebuild/safebuild/policy"
 )
+
+// gitleaksDefault is gitleaks' default config: gitleaks.toml as the gitleaks v8.30.1 module
+// embeds it (github.com/zricethezav/gitleaks/v8@v8.30.1, config/gitleaks.toml, its
+// config.DefaultConfig), after a header that names that source. TestEmbeddedGitleaksConfig
+// checks it against the module's copy.
+//
+//go:embed gitleaks.toml
+var gitleaksDefault string
 
 // maxConfigSize bounds a config file; gitleaks' own default config is ~200 KB.
 const maxConfigSize = 16 << 20
@@ -75,31 +85,32 @@ type fileAllowlist struct {
 	TargetRules []string
 }
 
-// ConfigError says which config file and which key were refused.
-type ConfigError struct {
+// Error says which config file and which key were refused; a rule the engine refuses is wrapped
+// as its *policy.RuleError.
+type Error struct {
 	File string // the config's name or path
 	Err  error
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("config %s: %v", e.File, e.Err) }
-func (e *ConfigError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return fmt.Sprintf("config %s: %v", e.File, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
 
-// LoadConfigFile reads a gitleaks-compatible TOML config (or safebuild's own, which is the same
-// format with an optional per-rule severity) and returns the validated Ruleset.
-// "[extend] useDefault = true" layers it on DefaultRules; "[extend] path" on another file,
-// resolved relative to this one.
-func LoadConfigFile(path string) (*Ruleset, error) {
+// LoadFile reads a gitleaks-compatible TOML config (or safebuild's own, which is the same format
+// with an optional per-rule severity and confidence) and returns the validated Ruleset.
+// "[extend] useDefault = true" layers it on Default's rules; "[extend] path" on another file,
+// resolved relative to this one. Errors are *Error, naming the file.
+func LoadFile(path string) (*policy.Ruleset, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening config: %w", err)
 	}
 	defer f.Close()
-	return LoadConfig(f, path)
+	return Load(f, path)
 }
 
-// LoadConfig is LoadConfigFile for a config read from r; name is used in errors and to resolve a
-// relative "[extend] path".
-func LoadConfig(r io.Reader, name string) (*Ruleset, error) {
+// Load is LoadFile for a config read from r (at most 16 MiB); name is used in errors and to
+// resolve a relative "[extend] path".
+func Load(r io.Reader, name string) (*policy.Ruleset, error) {
 	set, err := loadConfig(r, name, 0)
 	if err != nil {
 		return nil, err
@@ -109,18 +120,18 @@ func LoadConfig(r io.Reader, name string) (*Ruleset, error) {
 
 // ruleSet is a config after translation and extension, before compilation.
 type ruleSet struct {
-	rules  []Rule
-	global []Allowlist
-	target map[string][]Allowlist // global allowlists restricted to rule IDs
+	rules  []policy.Rule
+	global []policy.Allowlist
+	target map[string][]policy.Allowlist // global allowlists restricted to rule IDs
 }
 
 func loadConfig(r io.Reader, name string, depth int) (*ruleSet, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
 	if err != nil {
-		return nil, &ConfigError{File: name, Err: fmt.Errorf("reading: %w", err)}
+		return nil, &Error{File: name, Err: fmt.Errorf("reading: %w", err)}
 	}
 	if len(data) > maxConfigSize {
-		return nil, &ConfigError{File: name, Err: fmt.Errorf("larger than %d bytes", maxConfigSize)}
+		return nil, &Error{File: name, Err: fmt.Errorf("larger than %d bytes", maxConfigSize)}
 	}
 	var fc fileConfig
 	dec := toml.NewDecoder(bytes.NewReader(data))
@@ -128,19 +139,19 @@ func loadConfig(r io.Reader, name string, depth int) (*ruleSet, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
-			return nil, &ConfigError{File: name, Err: fmt.Errorf("line %d column %d: %s", row, col, de.Error())}
+			return nil, &Error{File: name, Err: fmt.Errorf("line %d column %d: %s", row, col, de.Error())}
 		}
-		return nil, &ConfigError{File: name, Err: err}
+		return nil, &Error{File: name, Err: err}
 	}
 	set, err := translate(&fc)
 	if err != nil {
-		return nil, &ConfigError{File: name, Err: err}
+		return nil, &Error{File: name, Err: err}
 	}
 	switch {
 	case fc.Extend.URL != "":
-		return nil, &ConfigError{File: name, Err: errors.New("[extend] url is not supported (gitleaks does not implement it either); use path")}
+		return nil, &Error{File: name, Err: errors.New("[extend] url is not supported (gitleaks does not implement it either); use path")}
 	case fc.Extend.UseDefault && fc.Extend.Path != "":
-		return nil, &ConfigError{File: name, Err: errors.New("[extend] path and useDefault cannot both be set")}
+		return nil, &Error{File: name, Err: errors.New("[extend] path and useDefault cannot both be set")}
 	case depth >= maxExtendDepth:
 		// gitleaks silently stops extending past its depth limit; so do we.
 	case fc.Extend.UseDefault:
@@ -156,7 +167,7 @@ func loadConfig(r io.Reader, name string, depth int) (*ruleSet, error) {
 		}
 		f, err := os.Open(p)
 		if err != nil {
-			return nil, &ConfigError{File: name, Err: fmt.Errorf("[extend] path: %w", err)}
+			return nil, &Error{File: name, Err: fmt.Errorf("[extend] path: %w", err)}
 		}
 		base, err := loadConfig(f, p, depth+1)
 		f.Close()
@@ -169,28 +180,28 @@ func loadConfig(r io.Reader, name string, depth int) (*ruleSet, error) {
 }
 
 func translate(fc *fileConfig) (*ruleSet, error) {
-	set := &ruleSet{target: map[string][]Allowlist{}}
+	set := &ruleSet{target: map[string][]policy.Allowlist{}}
 	for i, fr := range fc.Rules {
 		if fr.ID == "" {
 			return nil, fmt.Errorf("rules[%d]: id is empty", i)
 		}
-		r := Rule{ID: fr.ID, Description: fr.Description, Regex: fr.Regex, SecretGroup: fr.SecretGroup,
+		r := policy.Rule{ID: fr.ID, Description: fr.Description, Regex: fr.Regex, SecretGroup: fr.SecretGroup,
 			Entropy: fr.Entropy, Path: fr.Path, Keywords: fr.Keywords, Tags: fr.Tags, SkipReport: fr.SkipReport}
 		for j, q := range fr.Required {
 			if q.ID == "" {
 				return nil, fmt.Errorf("rule %q: required[%d]: [[rules.required]] rule ID is empty", fr.ID, j)
 			}
-			r.Required = append(r.Required, Requirement{RuleID: q.ID, WithinLines: q.WithinLines, WithinColumns: q.WithinColumns})
+			r.Required = append(r.Required, policy.Requirement{RuleID: q.ID, WithinLines: q.WithinLines, WithinColumns: q.WithinColumns})
 		}
 		if fr.Severity != "" {
-			s, err := ParseSeverity(fr.Severity)
+			s, err := policy.ParseSeverity(fr.Severity)
 			if err != nil {
 				return nil, fmt.Errorf("rule %q: severity: %w", fr.ID, err)
 			}
 			r.Severity = s
 		}
 		if fr.Confidence != "" {
-			c, err := ParseConfidence(fr.Confidence)
+			c, err := policy.ParseConfidence(fr.Confidence)
 			if err != nil {
 				return nil, fmt.Errorf("rule %q: confidence: %w", fr.ID, err)
 			}
@@ -238,21 +249,21 @@ func translate(fc *fileConfig) (*ruleSet, error) {
 	return set, nil
 }
 
-func translateAllowlist(fa fileAllowlist) (Allowlist, error) {
-	a := Allowlist{Description: fa.Description, Paths: fa.Paths, Regexes: fa.Regexes, StopWords: fa.StopWords, Filters: fa.Filters}
+func translateAllowlist(fa fileAllowlist) (policy.Allowlist, error) {
+	a := policy.Allowlist{Description: fa.Description, Paths: fa.Paths, Regexes: fa.Regexes, StopWords: fa.StopWords, Filters: fa.Filters}
 	switch strings.ToUpper(fa.Condition) {
 	case "", "OR", "||":
 	case "AND", "&&":
-		a.Condition = ConditionAnd
+		a.Condition = policy.ConditionAnd
 	default:
 		return a, fmt.Errorf("condition %q: accepted: OR, AND", fa.Condition)
 	}
 	switch fa.RegexTarget {
 	case "", "secret":
 	case "match":
-		a.RegexTarget = TargetMatch
+		a.RegexTarget = policy.TargetMatch
 	case "line":
-		a.RegexTarget = TargetLine
+		a.RegexTarget = policy.TargetLine
 	default:
 		return a, fmt.Errorf("regexTarget %q: accepted: secret, match, line", fa.RegexTarget)
 	}
@@ -278,7 +289,7 @@ func (set *ruleSet) extend(base *ruleSet, disabled []string) {
 	for i, r := range set.rules {
 		own[r.ID] = i
 	}
-	var merged []Rule
+	var merged []policy.Rule
 	for _, b := range base.rules {
 		if off[b.ID] {
 			continue
@@ -304,15 +315,15 @@ func (set *ruleSet) extend(base *ruleSet, disabled []string) {
 		if c.Path != "" {
 			b.Path = c.Path
 		}
-		if c.Severity != SeverityUnset {
+		if c.Severity != policy.SeverityUnset {
 			b.Severity = c.Severity
 		}
-		if c.Confidence != ConfidenceUnset {
+		if c.Confidence != policy.ConfidenceUnset {
 			b.Confidence = c.Confidence
 		}
 		b.Tags = append(append([]string(nil), b.Tags...), c.Tags...)
 		b.Keywords = append(append([]string(nil), b.Keywords...), c.Keywords...)
-		b.Allowlists = append(append([]Allowlist(nil), b.Allowlists...), c.Allowlists...)
+		b.Allowlists = append(append([]policy.Allowlist(nil), b.Allowlists...), c.Allowlists...)
 		set.rules[i] = b
 	}
 	set.rules = append(set.rules, merged...)
@@ -323,37 +334,37 @@ func (set *ruleSet) extend(base *ruleSet, disabled []string) {
 	}
 }
 
-func (set *ruleSet) compile(name string) (*Ruleset, error) {
-	rules := append([]Rule(nil), set.rules...)
+func (set *ruleSet) compile(name string) (*policy.Ruleset, error) {
+	rules := append([]policy.Rule(nil), set.rules...)
 	for _, id := range slices.Sorted(maps.Keys(set.target)) {
 		found := false
 		for i := range rules {
 			if rules[i].ID == id {
-				rules[i].Allowlists = append(append([]Allowlist(nil), rules[i].Allowlists...), set.target[id]...)
+				rules[i].Allowlists = append(append([]policy.Allowlist(nil), rules[i].Allowlists...), set.target[id]...)
 				found = true
 			}
 		}
 		if !found {
-			return nil, &ConfigError{File: name, Err: fmt.Errorf("[[allowlists]] targetRules: rule %q does not exist", id)}
+			return nil, &Error{File: name, Err: fmt.Errorf("[[allowlists]] targetRules: rule %q does not exist", id)}
 		}
 	}
-	rs, err := NewRuleset(rules, set.global)
+	rs, err := policy.NewRuleset(rules, set.global)
 	if err != nil {
-		return nil, &ConfigError{File: name, Err: err}
+		return nil, &Error{File: name, Err: err}
 	}
 	return rs, nil
 }
 
-var defaultRules struct {
+var defaults struct {
 	once sync.Once
 	set  *ruleSet
-	rs   *Ruleset
+	rs   *policy.Ruleset
 	err  error
 }
 
 func loadDefaults() {
-	d := &defaultRules
-	set, err := loadConfig(strings.NewReader(gitleaksconfig.DefaultConfig), "gitleaks default config", maxExtendDepth)
+	d := &defaults
+	set, err := loadConfig(strings.NewReader(gitleaksDefault), "gitleaks default config", maxExtendDepth)
 	if err != nil {
 		d.err = err
 		return
@@ -369,34 +380,34 @@ func loadDefaults() {
 }
 
 func defaultRuleSet() (*ruleSet, error) {
-	defaultRules.once.Do(loadDefaults)
-	if defaultRules.err != nil {
-		return nil, defaultRules.err
+	defaults.once.Do(loadDefaults)
+	if defaults.err != nil {
+		return nil, defaults.err
 	}
-	s := defaultRules.set
-	cp := &ruleSet{rules: append([]Rule(nil), s.rules...), global: append([]Allowlist(nil), s.global...), target: map[string][]Allowlist{}}
+	s := defaults.set
+	cp := &ruleSet{rules: append([]policy.Rule(nil), s.rules...), global: append([]policy.Allowlist(nil), s.global...), target: map[string][]policy.Allowlist{}}
 	for k, v := range s.target {
-		cp.target[k] = append([]Allowlist(nil), v...)
+		cp.target[k] = append([]policy.Allowlist(nil), v...)
 	}
 	return cp, nil
 }
 
-// DefaultRules returns the default Ruleset: gitleaks' default rules, read from the config the
-// gitleaks v8 module embeds, plus safebuild's build-specific rules (BuildRules). It is compiled
-// once per process.
-func DefaultRules() (*Ruleset, error) {
-	defaultRules.once.Do(loadDefaults)
-	return defaultRules.rs, defaultRules.err
+// Default returns the default Ruleset: gitleaks' default rules (its v8.30.1 default config,
+// embedded, refined by GitleaksRefinements) plus safebuild's build-specific rules (BuildRules).
+// It is compiled once per process; every caller gets the same immutable Ruleset.
+func Default() (*policy.Ruleset, error) {
+	defaults.once.Do(loadDefaults)
+	return defaults.rs, defaults.err
 }
 
 // gitleaksSeverity ranks gitleaks' rules, which carry no severity: private keys are critical,
 // the keyword-anchored generic rule is medium, every provider-specific rule is high.
-func gitleaksSeverity(r Rule) Severity {
+func gitleaksSeverity(r policy.Rule) policy.Severity {
 	switch {
 	case r.ID == "private-key":
-		return SeverityCritical
+		return policy.SeverityCritical
 	case strings.Contains(r.ID, "generic"):
-		return SeverityMedium
+		return policy.SeverityMedium
 	}
-	return SeverityHigh
+	return policy.SeverityHigh
 }

@@ -1,15 +1,68 @@
-package policy
+package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	gitleaks "github.com/zricethezav/gitleaks/v8/config"
+
+	. "github.com/safebuild/safebuild/policy" // these tests moved here from policy/
 )
 
+// defaultRules returns Default's rules or stops the test.
+func defaultRules(t testing.TB) *Ruleset {
+	t.Helper()
+	rs, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// newTestScanner returns a Scanner with the default rules and opts (a WithRules among opts wins),
+// closed when the test ends.
+func newTestScanner(t testing.TB, opts ...Option) *Scanner {
+	t.Helper()
+	s, err := NewScanner(append([]Option{WithRules(defaultRules(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestEmbeddedGitleaksConfig: gitleaks.toml is, after its header, the default config of the
+// gitleaks module go.mod requires (its config.DefaultConfig) byte for byte, and the header names
+// that module's version.
+func TestEmbeddedGitleaksConfig(t *testing.T) {
+	header, body, ok := strings.Cut(gitleaksDefault, "\n\n")
+	if !ok || !strings.HasPrefix(header, "# safebuild:") {
+		t.Fatalf("gitleaks.toml does not start with safebuild's header (then a blank line)")
+	}
+	if body != gitleaks.DefaultConfig {
+		t.Errorf("gitleaks.toml (%d bytes after the header) differs from the module's config.DefaultConfig (%d bytes): copy the module's config/gitleaks.toml after the header", len(body), len(gitleaks.DefaultConfig))
+	}
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mod = "\tgithub.com/zricethezav/gitleaks/v8 "
+	i := strings.Index(string(gomod), mod)
+	if i < 0 {
+		t.Fatal("go.mod does not require github.com/zricethezav/gitleaks/v8")
+	}
+	version, _, _ := strings.Cut(string(gomod[i+len(mod):]), "\n")
+	if !strings.Contains(header, " "+version+",") {
+		t.Errorf("gitleaks.toml's header does not name the version go.mod requires, %s:\n%s", version, header)
+	}
+}
+
 func TestLoadConfigExtendDefault(t *testing.T) {
-	rs, err := LoadConfigFile("testdata/config/extend-default.toml")
+	rs, err := LoadFile("testdata/extend-default.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +100,7 @@ func TestLoadConfigExtendDefault(t *testing.T) {
 }
 
 func TestLoadConfigExtendPath(t *testing.T) {
-	rs, err := LoadConfigFile("testdata/config/extend-path.toml")
+	rs, err := LoadFile("testdata/extend-path.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,19 +132,19 @@ func TestLoadConfigInvalid(t *testing.T) {
 		"unknown-required.toml":    {`rule "c"`, "required[0].id", `"missing-rule"`, "no such rule"},
 		"negative-within.toml":     {`rule "c"`, "required[0].withinLines", "-1"},
 	}
-	files, _ := filepath.Glob("testdata/config/invalid/*.toml")
+	files, _ := filepath.Glob("testdata/invalid/*.toml")
 	if len(files) != len(want) {
 		t.Errorf("%d invalid configs, %d expectations", len(files), len(want))
 	}
 	for _, f := range files {
-		_, err := LoadConfigFile(f)
+		_, err := LoadFile(f)
 		if err == nil {
 			t.Errorf("%s: accepted", f)
 			continue
 		}
-		var ce *ConfigError
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Errorf("%s: %T is not a *ConfigError", f, err)
+			t.Errorf("%s: %T is not a *config.Error", f, err)
 		}
 		for _, w := range want[filepath.Base(f)] {
 			if !strings.Contains(err.Error(), w) {
@@ -103,11 +156,11 @@ func TestLoadConfigInvalid(t *testing.T) {
 
 func TestDefaultConfigRoundTrip(t *testing.T) {
 	// The gitleaks default config loads through the same path as users' configs.
-	data, err := os.ReadFile("testdata/config/extend-default.toml")
+	data, err := os.ReadFile("testdata/extend-default.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadConfig(strings.NewReader(string(data)), "inline"); err != nil {
+	if _, err := Load(strings.NewReader(string(data)), "inline"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -116,7 +169,7 @@ func TestDefaultConfigRoundTrip(t *testing.T) {
 // (its config unchanged, its fragment and expectations), then distances, and a required rule
 // that is missing or too far.
 func TestCompositeRules(t *testing.T) {
-	rs, err := LoadConfigFile("testdata/config/composite.toml")
+	rs, err := LoadFile("testdata/composite.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +189,7 @@ func TestCompositeRules(t *testing.T) {
 		t.Errorf("without its required rule: %v", ruleIDs(fs))
 	}
 
-	rs, err = LoadConfigFile("testdata/config/composite-near.toml")
+	rs, err = LoadFile("testdata/composite-near.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,4 +215,61 @@ func TestCompositeRules(t *testing.T) {
 			t.Errorf("%s: a skipReport rule was reported: %v", c.name, ruleIDs(fs))
 		}
 	}
+}
+
+// TestConfigConfidence: a TOML rule sets its confidence, and an override of a default rule
+// changes it.
+func TestConfigConfidence(t *testing.T) {
+	cfg := `
+[extend]
+useDefault = true
+
+[[rules]]
+id = "generic-api-key"
+confidence = "low"
+
+[[rules]]
+id = "corp-token"
+regex = '''corp_[a-z0-9]{20}'''
+keywords = ["corp_"]
+`
+	rs, err := Load(strings.NewReader(cfg), "test.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs.Rules() {
+		switch r.ID {
+		case "generic-api-key":
+			if r.Confidence != ConfidenceLow {
+				t.Errorf("generic-api-key override: %s, want low", r.Confidence)
+			}
+		case "corp-token":
+			if r.Confidence != ConfidenceHigh {
+				t.Errorf("corp-token: %s, want high (fixed prefix corp_)", r.Confidence)
+			}
+		}
+	}
+	if _, err := Load(strings.NewReader("[[rules]]\nid = \"x\"\nregex = 'x'\nconfidence = \"sure\"\n"), "bad.toml"); err == nil || !strings.Contains(err.Error(), "confidence") {
+		t.Errorf("confidence = sure accepted or unnamed: %v", err)
+	}
+}
+
+// FuzzLoadConfig feeds arbitrary TOML to the config loader: it must return an error or a ruleset
+// that scans without panicking.
+func FuzzLoadConfig(f *testing.F) {
+	f.Add([]byte("[[rules]]\nid = \"a\"\nregex = '''a-[0-9]+'''\nkeywords = [\"a-\"]\n"))
+	f.Add([]byte("[extend]\nuseDefault = true\n[[allowlists]]\nregexes = ['''x''']\n"))
+	f.Add([]byte("[[rules]]\nid = \"p\"\npath = '''\\.pem$'''\n[[rules.allowlists]]\ncondition = \"AND\"\npaths = ['''x''']\nstopwords = [\"y\"]\n"))
+	f.Add([]byte("[[rules]]\nid = \"c\"\nregex = 'token=(\\w+)'\n[[rules.required]]\nid = \"u\"\nwithinLines = 1\n[[rules]]\nid = \"u\"\nregex = 'a-\\d'\nskipReport = true\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := Load(bytes.NewReader(data), "fuzz.toml")
+		if err != nil {
+			return
+		}
+		s, err := NewScanner(WithRules(rs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanText(t, s, "x.pem", "a-123 token=abcdef0123456789 -----BEGIN PRIVATE KEY-----\n")
+	})
 }

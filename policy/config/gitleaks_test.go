@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"math/rand/v2"
@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"github.com/zricethezav/gitleaks/v8/detect"
+
+	. "github.com/safebuild/safebuild/policy" // these tests moved here from policy/
 )
 
 // gitleaksSamples are true and false positives for the gitleaks rules that matter most in
@@ -77,7 +79,7 @@ func TestGitleaksSamples(t *testing.T) {
 // decode differently), and the two must report the same rules. Each rule must get at least one
 // sample it fires on and one it does not.
 func TestEveryGitleaksRuleSamples(t *testing.T) {
-	rs, err := DefaultRules()
+	rs, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +96,8 @@ func TestEveryGitleaksRuleSamples(t *testing.T) {
 	}
 	var noMatch, noNonMatch []string
 	rules := 0
-	for _, r := range rs.rules {
-		if r.re == nil || slices.Contains(r.Tags, "build") {
+	for _, r := range rs.Rules() {
+		if r.Regex == "" || slices.Contains(r.Tags, "build") {
 			continue
 		}
 		rules++
