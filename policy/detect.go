@@ -10,6 +10,7 @@ import (
 	"github.com/h2non/filetype"
 
 	"github.com/safebuild/safebuild/policy/archive"
+	"github.com/safebuild/safebuild/policy/internal/kwset"
 )
 
 // allowSignature on a line suppresses findings on it, as in gitleaks.
@@ -37,8 +38,8 @@ type detector struct {
 	s       *Scanner
 	rs      *Ruleset
 	wr      *windowReader
-	hits    []kwHit
-	ghits   []kwHit // anchoredGroups' own, as it runs while hits is being walked
+	hits    []kwset.Hit
+	ghits   []kwset.Hit // anchoredGroups' own, as it runs while hits is being walked
 	found   [][2]int
 	active  []bool // rule runs on this fragment
 	pathOK  []bool // rule applies to this fragment's path (active, or skipReport)
@@ -322,16 +323,6 @@ func (d *detector) pathRules(o Origin, lower string, emit func(Finding) error) e
 	return nil
 }
 
-var lowerTable = func() (t [256]byte) {
-	for i := range t {
-		t[i] = byte(i)
-		if 'A' <= i && i <= 'Z' {
-			t[i] = byte(i) + 'a' - 'A'
-		}
-	}
-	return t
-}()
-
 // detectWindow runs one keyword pass over the window, then each rule's regex only over the
 // lines around that rule's keyword hits.
 func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) error {
@@ -339,22 +330,22 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 	rs := d.rs
 	d.touched = d.touched[:0]
 	if rs.ac != nil && len(buf) > 0 {
-		d.hits = rs.ac.find(buf, d.hits[:0])
+		d.hits = rs.ac.Find(buf, d.hits[:0])
 		for _, m := range d.hits {
-			for _, ri := range rs.kwRules[m.kw] {
+			for _, ri := range rs.kwRules[m.Keyword] {
 				if !d.active[ri] {
 					continue
 				}
 				// (A hit spelled with the Kelvin sign is longer than its keyword: the follow
 				// checks, which compare ASCII, let it through.)
-				if fs := rs.rules[ri].follows; fs != nil && m.end-m.start == len(rs.keywords[m.kw]) && !anyFollow(fs, buf, rs.keywords[m.kw], m.start) {
+				if fs := rs.rules[ri].follows; fs != nil && m.End-m.Start == len(rs.keywords[m.Keyword]) && !anyFollow(fs, buf, rs.keywords[m.Keyword], m.Start) {
 					continue
 				}
 				if rs.rules[ri].anch != nil {
-					d.starts[ri] = append(d.starts[ri], m.start)
+					d.starts[ri] = append(d.starts[ri], m.Start)
 				}
 				sr := rs.rules[ri].spread
-				sp := span{max(0, m.start-sr.before), min(len(buf), m.end+sr.after)}
+				sp := span{max(0, m.Start-sr.before), min(len(buf), m.End+sr.after)}
 				l := d.spans[ri]
 				if len(l) == 0 {
 					d.touched = append(d.touched, ri)
@@ -502,22 +493,22 @@ func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts 
 // tried anchored at each keyword occurrence, in order. Searching unanchored would make RE2
 // build a reverse DFA just to find where the match starts.
 func (d *detector) anchoredGroups(r *compiledRule, match []byte) []int {
-	d.ghits = d.rs.ac.find(match, d.ghits[:0])
-	slices.SortFunc(d.ghits, func(a, b kwHit) int { return a.start - b.start })
+	d.ghits = d.rs.ac.Find(match, d.ghits[:0])
+	slices.SortFunc(d.ghits, func(a, b kwset.Hit) int { return a.Start - b.Start })
 	anch := r.anch.get()
 	last := -1
 	for _, h := range d.ghits {
-		if h.start == last || !slices.Contains(r.Keywords, d.rs.keywords[h.kw]) {
+		if h.Start == last || !slices.Contains(r.Keywords, d.rs.keywords[h.Keyword]) {
 			continue
 		}
-		last = h.start
-		g := anch.FindSubmatchIndex(match[h.start:])
+		last = h.Start
+		g := anch.FindSubmatchIndex(match[h.Start:])
 		if g == nil {
 			continue
 		}
 		for i := range g {
 			if g[i] >= 0 {
-				g[i] += h.start
+				g[i] += h.Start
 			}
 		}
 		return g
@@ -606,7 +597,7 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string, inIm
 		target = line
 	}
 	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
-	stopOK := a.stop != nil && len(secret) > 0 && a.stop.contains(secret)
+	stopOK := a.stop != nil && len(secret) > 0 && a.stop.Contains(secret)
 	filterOK := a.filtered(secret)
 	if a.cond == ConditionAnd {
 		if a.hasPaths && !a.pathsFor(inImage).matchPath(path, strings.ToLower(path)) {

@@ -4,6 +4,8 @@ import (
 	"regexp/syntax"
 	"strings"
 	"unicode"
+
+	"github.com/safebuild/safebuild/policy/internal/kwset"
 )
 
 // spread says how far a match of a rule's regex may extend around the keyword hit that anchors
@@ -514,7 +516,7 @@ func equalLower(b []byte, lower string) bool {
 		return false
 	}
 	for i := range len(lower) {
-		if lowerTable[b[i]] != lower[i] {
+		if kwset.Lower[b[i]] != lower[i] {
 			return false
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/safebuild/safebuild/policy/internal/kwset"
 )
 
 // RuleError says which rule, which field and which value a Ruleset refused, and why.
@@ -35,7 +37,7 @@ type Ruleset struct {
 
 	keywords  []string  // distinct lower-cased keywords, indexed by automaton pattern ID
 	kwRules   [][]int32 // keyword index -> indexes into rules
-	ac        *keywordSet
+	ac        *kwset.Set
 	noKeyword []int32 // rules with a regex but no keyword: they run over all content
 	pathOnly  []int32 // rules with a path and no regex
 	maxReach  int
@@ -71,7 +73,7 @@ type compiledAllowlist struct {
 	// less the source-tree-only ones (imageAllowlist); for a rule's, all of them.
 	imagePaths pathSet
 	regexes    *lazyRegex
-	stop       *keywordSet
+	stop       *kwset.Set
 	filters    []func([]byte) bool
 	hasPaths   bool
 }
@@ -137,7 +139,7 @@ func NewRuleset(rules []Rule, global []Allowlist) (*Ruleset, error) {
 		return nil, errors.Join(errs...)
 	}
 	if len(rs.keywords) > 0 {
-		ac, err := newKeywordSet(rs.keywords)
+		ac, err := kwset.New(rs.keywords)
 		if err != nil {
 			return nil, fmt.Errorf("building the keyword automaton over %d keywords: %w", len(rs.keywords), err)
 		}
@@ -349,7 +351,7 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 			}
 		}
 		sort.Strings(words)
-		ca.stop, err = newKeywordSet(words)
+		ca.stop, err = kwset.New(words)
 		if err != nil {
 			return nil, &RuleError{RuleID: ruleID, Field: field + ".stopwords", Err: err}
 		}

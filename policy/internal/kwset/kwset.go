@@ -1,4 +1,4 @@
-package policy
+package kwset
 
 import (
 	"fmt"
@@ -6,15 +6,15 @@ import (
 	"strings"
 )
 
-// keywordSet finds every occurrence of a set of keywords in text, ASCII case-insensitively,
+// Set finds every occurrence of a set of keywords in text, ASCII case-insensitively,
 // overlapping ones included (api, apikey and key all in "APIKEY"). It is the engine's hottest
 // loop — one pass over every byte scanned — so it is written for that: an Aho-Corasick automaton
 // compiled to a full DFA over byte classes, with ASCII case folding built into the class table
 // (no lower-cased copy of the text), state numbers premultiplied by the class count (one load
 // per byte), and states with output numbered last (one compare per byte to know there is none).
 // Replacing github.com/coregx/ahocorasick over a lower-cased copy, it made the keyword pass about
-// twice as fast (BenchmarkKeywordSet).
-type keywordSet struct {
+// twice as fast (BenchmarkKeywordSet, in package policy).
+type Set struct {
 	class  [256]uint8 // byte -> class; 0 for bytes in no keyword
 	nclass uint32
 	trans  []uint32 // trans[state+class] = next state; states are premultiplied by nclass
@@ -34,20 +34,21 @@ type keywordSet struct {
 // so no match can hold it in place of a keyword's i.)
 const kelvin = "\u212a"
 
-// kwHit is one keyword occurrence: text[start:end] is keyword kw.
-type kwHit struct {
-	kw         int32
-	start, end int
+// Hit is one keyword occurrence: text[Start:End] is keyword Keyword (an index into the keywords
+// New was given). A hit spelled with the Kelvin sign is longer than its keyword.
+type Hit struct {
+	Keyword    int32
+	Start, End int
 }
 
 // maxKeywordStates bounds the automaton (a keyword set of ~100k bytes), so a config with a huge
 // keyword list fails with an error instead of exhausting memory.
 const maxKeywordStates = 1 << 17
 
-// newKeywordSet compiles keywords (which must be non-empty). Keywords are matched ASCII
+// New compiles keywords (each non-empty; at most about 100 KB of them, else an error). Keywords are matched ASCII
 // case-insensitively, a k also as the Kelvin sign; other bytes >= 0x80 must match exactly.
-func newKeywordSet(keywords []string) (*keywordSet, error) {
-	ks := &keywordSet{}
+func New(keywords []string) (*Set, error) {
+	ks := &Set{}
 	var patterns []string
 	for ki, k := range keywords {
 		if k == "" {
@@ -63,7 +64,7 @@ func newKeywordSet(keywords []string) (*keywordSet, error) {
 	n := uint8(0)
 	for _, k := range patterns {
 		for i := 0; i < len(k); i++ {
-			b := lowerTable[k[i]]
+			b := Lower[k[i]]
 			if ks.class[b] == 0 {
 				if n == 255 {
 					return nil, fmt.Errorf("keywords use more than 255 distinct bytes")
@@ -180,7 +181,7 @@ func newKeywordSet(keywords []string) (*keywordSet, error) {
 func kelvinVariants(k string) []string {
 	var at []int
 	for i := 0; i < len(k); i++ {
-		if lowerTable[k[i]] == 'k' {
+		if Lower[k[i]] == 'k' {
 			at = append(at, i)
 		}
 	}
@@ -204,16 +205,16 @@ func kelvinVariants(k string) []string {
 	return out
 }
 
-// interleaveMin is the text length from which find runs two interleaved passes.
+// interleaveMin is the text length from which Find runs two interleaved passes.
 const interleaveMin = 1024
 
-// find appends every keyword occurrence in text to hits, in order of end position.
+// Find appends every keyword occurrence in text to hits, in order of end position.
 //
 // A DFA pass is bound by the latency of its one load per byte: each step needs the previous
 // state. So text is cut in two halves scanned in one loop, two independent chains the CPU runs in
 // parallel; the second half starts maxLen-1 bytes early, so a keyword straddling the cut is seen
 // whole, and reports only hits that end past the cut.
-func (ks *keywordSet) find(text []byte, hits []kwHit) []kwHit {
+func (ks *Set) Find(text []byte, hits []Hit) []Hit {
 	if len(text) < interleaveMin {
 		return ks.findFrom(text, 0, 0, 0, hits)
 	}
@@ -239,13 +240,13 @@ func (ks *keywordSet) find(text []byte, hits []kwHit) []kwHit {
 	}
 	hits = ks.findFrom(b, i, sb, bStart, hits)
 	// Each half's hits are in order; restore the order across the two.
-	slices.SortStableFunc(hits[first:], func(x, y kwHit) int { return x.end - y.end })
+	slices.SortStableFunc(hits[first:], func(x, y Hit) int { return x.End - y.End })
 	return hits
 }
 
 // findFrom continues a pass over text[i:] from state s; base is text[0]'s offset in the caller's
 // text.
-func (ks *keywordSet) findFrom(text []byte, i int, s uint32, base int, hits []kwHit) []kwHit {
+func (ks *Set) findFrom(text []byte, i int, s uint32, base int, hits []Hit) []Hit {
 	trans, class, firstOut := ks.trans, &ks.class, ks.firstOut
 	for ; i < len(text); i++ {
 		s = trans[s+uint32(class[text[i]])]
@@ -257,15 +258,15 @@ func (ks *keywordSet) findFrom(text []byte, i int, s uint32, base int, hits []kw
 }
 
 // emit appends the keywords of output state s ending at text[i].
-func (ks *keywordSet) emit(s uint32, i int, hits []kwHit) []kwHit {
+func (ks *Set) emit(s uint32, i int, hits []Hit) []Hit {
 	for _, p := range ks.outs[(s-ks.firstOut)/ks.nclass] {
-		hits = append(hits, kwHit{kw: ks.orig[p], start: i + 1 - int(ks.lens[p]), end: i + 1})
+		hits = append(hits, Hit{Keyword: ks.orig[p], Start: i + 1 - int(ks.lens[p]), End: i + 1})
 	}
 	return hits
 }
 
-// contains reports whether text holds any keyword.
-func (ks *keywordSet) contains(text []byte) bool {
+// Contains reports whether text holds any keyword.
+func (ks *Set) Contains(text []byte) bool {
 	trans, class, firstOut := ks.trans, &ks.class, ks.firstOut
 	s := uint32(0)
 	for _, b := range text {
@@ -276,3 +277,15 @@ func (ks *keywordSet) contains(text []byte) bool {
 	}
 	return false
 }
+
+// Lower maps each byte to its ASCII lower case (A-Z to a-z, every other byte to itself): the
+// folding the automaton matches keywords with.
+var Lower = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i) + 'a' - 'A'
+		}
+	}
+	return t
+}()
