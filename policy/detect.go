@@ -11,6 +11,7 @@ import (
 
 	"github.com/safebuild/safebuild/policy/archive"
 	"github.com/safebuild/safebuild/policy/internal/kwset"
+	"github.com/safebuild/safebuild/policy/internal/rx"
 )
 
 // allowSignature on a line suppresses findings on it, as in gitleaks.
@@ -62,7 +63,7 @@ func newDetector(s *Scanner) *detector {
 	return &detector{
 		s:      s,
 		rs:     rs,
-		wr:     newWindowReader(nil, size, reachCap),
+		wr:     newWindowReader(nil, size, rx.ReachCap),
 		active: make([]bool, len(rs.rules)),
 		pathOK: make([]bool, len(rs.rules)),
 		spans:  make([][]span, len(rs.rules)),
@@ -283,12 +284,12 @@ func (a *compiledAllowlist) pathOnlySkip(path, lower string, inImage bool) bool 
 	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil || a.filters != nil) {
 		return false
 	}
-	return a.pathsFor(inImage).matchPath(path, lower)
+	return a.pathsFor(inImage).MatchPath(path, lower)
 }
 
 // pathsFor returns the allowlist's paths that hold for a source tree's files or for image
 // content.
-func (a *compiledAllowlist) pathsFor(inImage bool) pathSet {
+func (a *compiledAllowlist) pathsFor(inImage bool) rx.PathSet {
 	if inImage {
 		return a.imagePaths
 	}
@@ -300,7 +301,7 @@ func (d *detector) pathRules(o Origin, lower string, emit func(Finding) error) e
 	path := o.Path
 	for i, r := range d.rs.rules {
 		on := true
-		if r.path != nil && !r.path.matchPath(path, lower) {
+		if r.path != nil && !r.path.MatchPath(path, lower) {
 			on = false
 		}
 		for _, a := range r.allow {
@@ -338,14 +339,14 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 				}
 				// (A hit spelled with the Kelvin sign is longer than its keyword: the follow
 				// checks, which compare ASCII, let it through.)
-				if fs := rs.rules[ri].follows; fs != nil && m.End-m.Start == len(rs.keywords[m.Keyword]) && !anyFollow(fs, buf, rs.keywords[m.Keyword], m.Start) {
+				if fs := rs.rules[ri].follows; fs != nil && m.End-m.Start == len(rs.keywords[m.Keyword]) && !rx.AnyFollow(fs, buf, rs.keywords[m.Keyword], m.Start) {
 					continue
 				}
 				if rs.rules[ri].anch != nil {
 					d.starts[ri] = append(d.starts[ri], m.Start)
 				}
 				sr := rs.rules[ri].spread
-				sp := span{max(0, m.Start-sr.before), min(len(buf), m.End+sr.after)}
+				sp := span{max(0, m.Start-sr.Before), min(len(buf), m.End+sr.After)}
 				l := d.spans[ri]
 				if len(l) == 0 {
 					d.touched = append(d.touched, ri)
@@ -378,15 +379,6 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 		d.starts[ri] = d.starts[ri][:0]
 	}
 	return d.report(o, w, emit)
-}
-
-func anyFollow(fs []follow, buf []byte, kw string, start int) bool {
-	for i := range fs {
-		if fs[i].allows(buf, kw, start) {
-			return true
-		}
-	}
-	return false
 }
 
 // snapLimit bounds how far a span is widened to reach a line boundary.
@@ -440,17 +432,17 @@ func lineEnd(buf []byte, i int) int {
 func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string) {
 	buf := w.buf
 	for _, sp := range spans {
-		if !r.pre.get().Match(buf[sp.start:sp.end]) {
+		if !r.pre.Get().Match(buf[sp.start:sp.end]) {
 			continue
 		}
 		if r.lead != nil {
-			d.found = r.lead.findAll(r.pre.get(), buf[sp.start:sp.end], d.found[:0])
+			d.found = r.lead.FindAll(r.pre.Get(), buf[sp.start:sp.end], d.found[:0])
 			for _, m := range d.found {
 				d.match(r, w, sp.start+m[0], sp.start+m[1], path)
 			}
 			continue
 		}
-		for _, m := range r.re.get().FindAllIndex(buf[sp.start:sp.end], -1) {
+		for _, m := range r.re.Get().FindAllIndex(buf[sp.start:sp.end], -1) {
 			d.match(r, w, sp.start+m[0], sp.start+m[1], path)
 		}
 	}
@@ -461,14 +453,14 @@ func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string
 // rest can only start where the keyword pass found a keyword, so instead of searching each span
 // for the rest, the rest is tried anchored at each hit in the span, in order, as FindAll
 // would (leftmost first, resuming after a match), and the lead is extended back from it (see
-// leadRepeat). The anchored search stops where the rest can no longer match — a few dozen
+// rx.LeadRepeat). The anchored search stops where the rest can no longer match — a few dozen
 // bytes after a keyword that no operator follows — where the unanchored one read the whole
 // line, and needs no reverse search for the start.
 func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts []int, path string) {
 	buf := w.buf
 	slices.Sort(starts)
 	starts = slices.Compact(starts)
-	anch := r.anch.get()
+	anch := r.anch.Get()
 	i := 0
 	for _, sp := range spans {
 		pos := sp.start
@@ -482,7 +474,7 @@ func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts 
 				continue
 			}
 			end := p + loc[1]
-			d.match(r, w, r.lead.start(buf, pos, p), end, path)
+			d.match(r, w, r.lead.Start(buf, pos, p), end, path)
 			pos = end
 		}
 	}
@@ -495,7 +487,7 @@ func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts 
 func (d *detector) anchoredGroups(r *compiledRule, match []byte) []int {
 	d.ghits = d.rs.ac.Find(match, d.ghits[:0])
 	slices.SortFunc(d.ghits, func(a, b kwset.Hit) int { return a.Start - b.Start })
-	anch := r.anch.get()
+	anch := r.anch.Get()
 	last := -1
 	for _, h := range d.ghits {
 		if h.Start == last || !slices.Contains(r.Keywords, d.rs.keywords[h.Keyword]) {
@@ -541,15 +533,15 @@ func (d *detector) candidate(r *compiledRule, w *window, a, b int, path string) 
 	secret := match
 	// As gitleaks: the groups come from re-running the regex on the match alone. With a lead,
 	// the rest of the regex holds every group, numbered alike, and finds the same match there
-	// (see leadRepeat).
+	// (see rx.LeadRepeat).
 	var g []int
 	switch {
 	case r.anch != nil:
 		g = d.anchoredGroups(r, match)
 	case r.lead != nil:
-		g = r.pre.get().FindSubmatchIndex(match)
+		g = r.pre.Get().FindSubmatchIndex(match)
 	default:
-		g = r.re.get().FindSubmatchIndex(match)
+		g = r.re.Get().FindSubmatchIndex(match)
 	}
 	if len(g) >= 4 {
 		if r.SecretGroup > 0 {
@@ -596,11 +588,11 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string, inIm
 	case TargetLine:
 		target = line
 	}
-	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
+	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.Get().Match(target)
 	stopOK := a.stop != nil && len(secret) > 0 && a.stop.Contains(secret)
 	filterOK := a.filtered(secret)
 	if a.cond == ConditionAnd {
-		if a.hasPaths && !a.pathsFor(inImage).matchPath(path, strings.ToLower(path)) {
+		if a.hasPaths && !a.pathsFor(inImage).MatchPath(path, strings.ToLower(path)) {
 			return false
 		}
 		if a.regexes != nil && !regexOK {

@@ -9,10 +9,12 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/safebuild/safebuild/policy/internal/rx"
 )
 
 // Default window geometry: fragments are read in windows of defaultWindow bytes, overlapping by
-// reachCap bytes on each side.
+// rx.ReachCap bytes on each side.
 const defaultWindow = 1 << 20
 
 // options holds what NewScanner's Options set.
@@ -105,8 +107,8 @@ func WithIgnore(fingerprints ...string) Option {
 // 2×(size+128 KiB). Default: 1 MiB; accepted: 64 KiB..256 MiB.
 func WithWindow(size int) Option {
 	return func(o *options) error {
-		if size < reachCap || size > 256<<20 {
-			return fmt.Errorf("WithWindow: %d bytes: accepted %d..%d", size, reachCap, 256<<20)
+		if size < rx.ReachCap || size > 256<<20 {
+			return fmt.Errorf("WithWindow: %d bytes: accepted %d..%d", size, rx.ReachCap, 256<<20)
 		}
 		o.window = size
 		return nil

@@ -1,4 +1,4 @@
-package policy
+package rx
 
 import (
 	"regexp/syntax"
@@ -8,43 +8,43 @@ import (
 	"github.com/safebuild/safebuild/policy/internal/kwset"
 )
 
-// spread says how far a match of a rule's regex may extend around the keyword hit that anchors
+// Spread says how far a match of a rule's regex may extend around the keyword hit that anchors
 // it: from before bytes before the hit's start to after bytes after its end.
-type spread struct{ before, after int }
+type Spread struct{ Before, After int }
 
-// ruleSpread returns the spread of expr for keywords. When every match of expr must contain one
+// RuleSpread returns the Spread of expr for keywords. When every match of expr must contain one
 // of the keywords at a position the regex's structure pins down (gitleaks' rules mostly have the
-// shape prefix{0,50} (kw1|kw2|…) suffix), the spread is asymmetric and tight; otherwise it is
-// regexReach on both sides. An unbounded side is reachCap.
-func ruleSpread(re *syntax.Regexp, keywords []string) spread {
-	r := regexReach(re)
-	sym := spread{r, r}
+// shape prefix{0,50} (kw1|kw2|…) suffix), the Spread is asymmetric and tight; otherwise it is
+// Reach on both sides. An unbounded side is ReachCap.
+func RuleSpread(re *syntax.Regexp, keywords []string) Spread {
+	r := Reach(re)
+	sym := Spread{r, r}
 	if len(keywords) == 0 {
 		return sym
 	}
 	a, ok := anchored(re, keywords)
-	if !ok || a.before < 0 {
+	if !ok || a.Before < 0 {
 		return sym
 	}
-	if a.after < 0 || a.after > reachCap {
-		a.after = reachCap
+	if a.After < 0 || a.After > ReachCap {
+		a.After = ReachCap
 	}
-	return spread{min(a.before, r), min(a.after, r)}
+	return Spread{min(a.Before, r), min(a.After, r)}
 }
 
 // anchored returns, for a node whose every match contains a keyword, the largest distance from
 // the match start to that keyword's start and from the keyword's end to the match end (-1 when
 // unbounded).
-func anchored(re *syntax.Regexp, kws []string) (spread, bool) {
+func anchored(re *syntax.Regexp, kws []string) (Spread, bool) {
 	if set, ok := literalSet(re, 64); ok {
-		sp := spread{}
+		sp := Spread{}
 		for _, s := range set {
 			i, k := firstKeyword(s, kws)
 			if i < 0 {
-				return spread{}, false
+				return Spread{}, false
 			}
-			sp.before = max(sp.before, i)
-			sp.after = max(sp.after, len(s)-i-len(k))
+			sp.Before = max(sp.Before, i)
+			sp.After = max(sp.After, len(s)-i-len(k))
 		}
 		return sp, true
 	}
@@ -59,32 +59,32 @@ func anchored(re *syntax.Regexp, kws []string) (spread, bool) {
 			}
 			pre, bounded := widthOf(re.Sub[:i])
 			if !bounded {
-				return spread{}, false
+				return Spread{}, false
 			}
 			post, bounded := widthOf(re.Sub[i+1:])
-			sp := spread{before: pre + a.before, after: -1}
-			if bounded && a.after >= 0 {
-				sp.after = a.after + post
+			sp := Spread{Before: pre + a.Before, After: -1}
+			if bounded && a.After >= 0 {
+				sp.After = a.After + post
 			}
 			return sp, true
 		}
 	case syntax.OpAlternate:
-		sp := spread{}
+		sp := Spread{}
 		for _, sub := range re.Sub {
 			a, ok := anchored(sub, kws)
-			if !ok || a.before < 0 {
-				return spread{}, false
+			if !ok || a.Before < 0 {
+				return Spread{}, false
 			}
-			sp.before = max(sp.before, a.before)
-			if a.after < 0 || sp.after < 0 {
-				sp.after = -1
+			sp.Before = max(sp.Before, a.Before)
+			if a.After < 0 || sp.After < 0 {
+				sp.After = -1
 			} else {
-				sp.after = max(sp.after, a.after)
+				sp.After = max(sp.After, a.After)
 			}
 		}
 		return sp, true
 	}
-	return spread{}, false
+	return Spread{}, false
 }
 
 // widthOf returns the summed maximum width of subs and whether it is bounded.
@@ -199,7 +199,7 @@ func firstKeyword(s string, kws []string) (int, string) {
 	return best, kw
 }
 
-// prefilterExpr returns a cheaper regex that matches wherever expr matches, for a yes/no test
+// Prefilter returns a cheaper regex that matches wherever expr matches, for a yes/no test
 // before the full search: expr's top-level concatenation without its leading repetitions.
 // gitleaks' rules mostly start with [\w.-]{0,50}?, which makes RE2 and Go's regexp slow; any
 // suffix of a concatenation matches inside every match of the whole, so a span where the
@@ -207,7 +207,7 @@ func firstKeyword(s string, kws []string) (int, string) {
 // (Also cutting the secret part, e.g. [\w.=-]{10,150}, was measured: the prefilter then passes
 // so often that the full searches cost more than they save.)
 // rest is that concatenation; cut is the number of leading elements left out.
-func prefilterExpr(re *syntax.Regexp) (rest *syntax.Regexp, cut int, ok bool) {
+func Prefilter(re *syntax.Regexp) (rest *syntax.Regexp, cut int, ok bool) {
 	if re.Op != syntax.OpConcat {
 		return nil, 0, false
 	}
@@ -288,12 +288,12 @@ func required(re *syntax.Regexp) ([]string, bool) {
 	return nil, false
 }
 
-// follow says what must come right after a literal for a rule to match: a sequence of steps,
+// Follow says what must come right after a literal for a rule to match: a sequence of steps,
 // each some bytes of a class. A keyword hit inside lit that is not followed so is dropped before
 // any regex runs: vault-service-token's keyword "s." is in nearly every Go file, and "s.Field"
 // cannot be "s." + 24 alphanumerics; generic-api-key's "key" must be followed, within 23 bytes
 // of name characters and quotes, by an assignment operator.
-type follow struct {
+type Follow struct {
 	lit   string // lower-cased
 	steps []step
 }
@@ -307,9 +307,9 @@ type step struct {
 // maxStep bounds how many bytes one step looks at; unbounded repetitions stop the sequence.
 const maxStep = 64
 
-// ruleFollows returns the follow checks of expr: one per way for a match to contain a keyword,
+// RuleFollows returns the Follow checks of expr: one per way for a match to contain a keyword,
 // or nil when some way has none (then every hit opens a span).
-func ruleFollows(re *syntax.Regexp, keywords []string) []follow {
+func RuleFollows(re *syntax.Regexp, keywords []string) []Follow {
 	fs, ok := follows(re, keywords)
 	if !ok {
 		return nil
@@ -317,12 +317,12 @@ func ruleFollows(re *syntax.Regexp, keywords []string) []follow {
 	return fs
 }
 
-func follows(re *syntax.Regexp, kws []string) ([]follow, bool) {
+func follows(re *syntax.Regexp, kws []string) ([]Follow, bool) {
 	switch re.Op {
 	case syntax.OpCapture:
 		return follows(re.Sub[0], kws)
 	case syntax.OpAlternate:
-		var out []follow
+		var out []Follow
 		for _, sub := range re.Sub {
 			fs, ok := follows(sub, kws)
 			if !ok {
@@ -339,9 +339,9 @@ func follows(re *syntax.Regexp, kws []string) ([]follow, bool) {
 				if !selective(steps) {
 					return nil, false
 				}
-				out := make([]follow, len(lits))
+				out := make([]Follow, len(lits))
 				for j, l := range lits {
-					out[j] = follow{lit: l, steps: steps}
+					out[j] = Follow{lit: l, steps: steps}
 				}
 				return out, true
 			}
@@ -491,10 +491,21 @@ func firstBytes(re *syntax.Regexp) (cls [256]bool, ok bool) {
 	return cls, false
 }
 
+// AnyFollow reports whether a keyword hit at buf[start:] of keyword kw (lower-cased) passes
+// one of fs, the follow checks of a rule (RuleFollows): whether it can be part of a match.
+func AnyFollow(fs []Follow, buf []byte, kw string, start int) bool {
+	for i := range fs {
+		if fs[i].allows(buf, kw, start) {
+			return true
+		}
+	}
+	return false
+}
+
 // allows reports whether a keyword hit at buf[start:] can be part of a match per f: the text
 // around the hit spells f.lit (ASCII case-insensitively), and the bytes after it pass f.steps. A
 // hit too close to the end of the text to tell is allowed.
-func (f *follow) allows(buf []byte, kw string, start int) bool {
+func (f *Follow) allows(buf []byte, kw string, start int) bool {
 	for o := strings.Index(f.lit, kw); o >= 0; {
 		ls := start - o
 		if ls >= 0 && ls+len(f.lit) <= len(buf) && equalLower(buf[ls:ls+len(f.lit)], f.lit) &&

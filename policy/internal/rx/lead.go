@@ -1,4 +1,4 @@
-package policy
+package rx
 
 import (
 	"regexp/syntax"
@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// leadRepeat is a regex's leading lazy repetition of a character class, class{0,max}?, as in
+// LeadRepeat is a regex's leading lazy repetition of a character class, class{0,max}?, as in
 // gitleaks' rules ([\w.-]{0,50}?…). Such a lead makes RE2's DFA for the whole regex large and
 // slow to build: in a one-shot scan of Go's source tree, building it cost more than all the
 // searching. The rest of the regex (the prefilter, whose DFA is built anyway) finds the same
@@ -20,14 +20,14 @@ import (
 // lead then takes exactly p-s, and the match ends where rest's match from p ends. FindAll then
 // resumes at that end for both. Only rests that cannot match empty qualify (an empty match would
 // change where FindAll resumes).
-type leadRepeat struct {
+type LeadRepeat struct {
 	class []rune // sorted [lo, hi] pairs, U+FFFD excluded
 	max   int    // characters; -1: unbounded
 }
 
-// newLeadRepeat returns the lead of re when re is a concatenation of a lazy class{0,max}? and a
+// NewLeadRepeat returns the lead of re when re is a concatenation of a lazy class{0,max}? and a
 // rest that cannot match empty; else nil.
-func newLeadRepeat(re *syntax.Regexp) *leadRepeat {
+func NewLeadRepeat(re *syntax.Regexp) *LeadRepeat {
 	if re.Op != syntax.OpConcat || len(re.Sub) < 2 {
 		return nil
 	}
@@ -58,12 +58,12 @@ func newLeadRepeat(re *syntax.Regexp) *leadRepeat {
 	if inClass(utf8.RuneError, class) {
 		return nil // invalid UTF-8 would then be a class character: keep the regex engine's view
 	}
-	return &leadRepeat{class: slices.Clone(class), max: max}
+	return &LeadRepeat{class: slices.Clone(class), max: max}
 }
 
-// start returns where the match whose rest begins at p starts: back over class characters from
+// Start returns where the match whose rest begins at p starts: back over class characters from
 // p, at most max of them, not before pos.
-func (l *leadRepeat) start(text []byte, pos, p int) int {
+func (l *LeadRepeat) Start(text []byte, pos, p int) int {
 	s := p
 	for n := 0; (l.max < 0 || n < l.max) && s > pos; n++ {
 		r, size := utf8.DecodeLastRune(text[pos:s])
@@ -75,11 +75,11 @@ func (l *leadRepeat) start(text []byte, pos, p int) int {
 	return s
 }
 
-// findAll is FindAllIndex(text, -1) of the whole regex, computed from rest's matches.
-func (l *leadRepeat) findAll(rest regex, text []byte, out [][2]int) [][2]int {
+// FindAll is FindAllIndex(text, -1) of the whole regex, computed from rest's matches.
+func (l *LeadRepeat) FindAll(rest Regex, text []byte, out [][2]int) [][2]int {
 	pos := 0
 	for _, m := range rest.FindAllIndex(text, -1) {
-		out = append(out, [2]int{l.start(text, pos, m[0]), m[1]})
+		out = append(out, [2]int{l.Start(text, pos, m[0]), m[1]})
 		pos = m[1]
 	}
 	return out
@@ -128,21 +128,21 @@ func minWidth(re *syntax.Regexp) int {
 	return 0
 }
 
-// keywordAtStart reports whether every match of re begins with one of keywords (lower-cased;
+// KeywordAtStart reports whether every match of re begins with one of keywords (lower-cased;
 // matched ASCII case-insensitively), with nothing before it, not even an empty-width
 // assertion: then the keyword pass reports every position a match of re can start at.
-func keywordAtStart(re *syntax.Regexp, keywords []string) bool {
+func KeywordAtStart(re *syntax.Regexp, keywords []string) bool {
 	if set, ok := literalSet(re, 64); ok {
 		return allStartWithKeyword(set, keywords)
 	}
 	switch re.Op {
 	case syntax.OpCapture:
-		return keywordAtStart(re.Sub[0], keywords)
+		return KeywordAtStart(re.Sub[0], keywords)
 	case syntax.OpConcat:
-		return len(re.Sub) > 0 && keywordAtStart(re.Sub[0], keywords)
+		return len(re.Sub) > 0 && KeywordAtStart(re.Sub[0], keywords)
 	case syntax.OpAlternate:
 		for _, sub := range re.Sub {
-			if !keywordAtStart(sub, keywords) {
+			if !KeywordAtStart(sub, keywords) {
 				return false
 			}
 		}
