@@ -10,6 +10,7 @@ import (
 	"github.com/h2non/filetype"
 
 	"github.com/safebuild/safebuild/policy/archive"
+	"github.com/safebuild/safebuild/policy/internal/codec"
 	"github.com/safebuild/safebuild/policy/internal/kwset"
 	"github.com/safebuild/safebuild/policy/internal/rx"
 )
@@ -209,14 +210,14 @@ func (d *detector) detectDecoded(o Origin, w *window, depth int, emit func(Findi
 	if depth <= 0 {
 		return nil
 	}
-	for _, seg := range decodeSegments(w.buf, w.ownStart, w.ownEnd) {
-		sub := &window{buf: seg.data, line: 1, ownEnd: len(seg.data), decoded: seg.enc}
+	for _, seg := range codec.Segments(w.buf, w.ownStart, w.ownEnd) {
+		sub := &window{buf: seg.Data, line: 1, ownEnd: len(seg.Data), decoded: seg.Enc}
 		if w.decoded != "" {
-			sub.decoded = w.decoded + "," + seg.enc
+			sub.decoded = w.decoded + "," + seg.Enc
 			sub.atLine, sub.atColumn = w.atLine, w.atColumn
 		} else {
-			sub.atLine = w.line + bytes.Count(w.buf[:seg.start], []byte{'\n'})
-			sub.atColumn = column(w, seg.start)
+			sub.atLine = w.line + bytes.Count(w.buf[:seg.Start], []byte{'\n'})
+			sub.atColumn = column(w, seg.Start)
 		}
 		if err := d.detectWindow(o, sub, emit); err != nil {
 			return err

@@ -1,4 +1,4 @@
-package policy
+package codec
 
 import (
 	"bytes"
@@ -22,10 +22,11 @@ const (
 // DER, compressed data, identifiers that happen to be valid base64) is not rescanned.
 const maxNonText = 0.1
 
-type decodedSeg struct {
-	start, end int // the encoded run in the window
-	enc        string
-	data       []byte
+// Segment is an encoded run and what it decodes to.
+type Segment struct {
+	Start, End int    // the encoded run: buf[Start:End] of the buf Segments was given
+	Enc        string // how it was encoded: "base64" (either alphabet), "hex", "percent", "unicode"
+	Data       []byte // the decoded text
 }
 
 // Byte classes for finding encoded runs.
@@ -54,9 +55,12 @@ var byteClass = func() (t [256]uint8) {
 	return t
 }()
 
-// decodeSegments finds encoded runs that start in buf[from:to] and decode to text.
-func decodeSegments(buf []byte, from, to int) []decodedSeg {
-	var out []decodedSeg
+// Segments finds the encoded runs that start in buf[from:to] and decode to text (a run may go on
+// past to; one that starts before from is left to the window that owns it): base64 runs of 16 or
+// more characters, hex runs of 32 or more, each line's stretch of percent escapes and of unicode
+// escapes. A run that decodes to more than 10% non-text bytes (binary, identifiers) is left out.
+func Segments(buf []byte, from, to int) []Segment {
+	var out []Segment
 	cls := &byteClass
 	// A run of at least minBase64Run (16) characters covers a probe position, probes being 16
 	// apart: only runs under a probe are looked at, most bytes never are. A run of 16 that covers
@@ -136,7 +140,7 @@ func decodeSegments(buf []byte, from, to int) []decodedSeg {
 			data = data[:m]
 		}
 		if enc != "" && isText(data) {
-			out = append(out, decodedSeg{start: start, end: pad, enc: enc, data: data})
+			out = append(out, Segment{Start: start, End: pad, Enc: enc, Data: data})
 		}
 	}
 	out = append(out, percentSegments(buf, from, to)...)
@@ -145,8 +149,8 @@ func decodeSegments(buf []byte, from, to int) []decodedSeg {
 
 // percentSegments finds, as gitleaks does, each line's stretch from its first %XX escape to its
 // last, and decodes it.
-func percentSegments(buf []byte, from, to int) []decodedSeg {
-	var out []decodedSeg
+func percentSegments(buf []byte, from, to int) []Segment {
+	var out []Segment
 	for i := from; i < to; {
 		k := bytes.IndexByte(buf[i:to], '%')
 		if k < 0 {
@@ -178,7 +182,7 @@ func percentSegments(buf []byte, from, to int) []decodedSeg {
 			data = append(data, seg[j])
 		}
 		if isText(data) {
-			out = append(out, decodedSeg{start: i, end: last + 3, enc: "percent", data: data})
+			out = append(out, Segment{Start: i, End: last + 3, Enc: "percent", Data: data})
 		}
 		i = last + 3
 	}
@@ -189,8 +193,8 @@ func percentSegments(buf []byte, from, to int) []decodedSeg {
 // as JSON, JavaScript, Java and doubly-escaped strings write them) and U+XXXX code points
 // (separated by whitespace) — and decodes each line's stretch from its first escape to its last,
 // text between them kept. Surrogate pairs (\uD83D\uDE00) become one character.
-func unicodeSegments(buf []byte, from, to int) []decodedSeg {
-	var out []decodedSeg
+func unicodeSegments(buf []byte, from, to int) []Segment {
+	var out []Segment
 	for i := from; i < to; {
 		k := indexUnicodeEscape(buf[i:to])
 		if k < 0 {
@@ -229,7 +233,7 @@ func unicodeSegments(buf []byte, from, to int) []decodedSeg {
 		}
 		data = data[:len(data)-(end-last)] // drop the plain text after the last escape
 		if isText(data) {
-			out = append(out, decodedSeg{start: i, end: last, enc: "unicode", data: data})
+			out = append(out, Segment{Start: i, End: last, Enc: "unicode", Data: data})
 		}
 		i = max(last, i+1)
 	}
