@@ -55,7 +55,7 @@ bench-fp:
 
 ## fuzz: every fuzz target, one after another, FUZZTIME each (default 10m, as issue 3 asks of the reader, canary matcher and config loader)
 FUZZTIME ?= 10m
-FUZZ_TARGETS ?= policy:FuzzWindowReader policy:FuzzUTF16Reader policy:FuzzCanary policy/config:FuzzLoadConfig policy/internal/kwset:FuzzKeywordSet policy:FuzzLeadRepeat policy/archive:FuzzWalk image:FuzzWalkLayer image:FuzzIndex \
+FUZZ_TARGETS ?= policy:FuzzWindowReader policy/internal/textenc:FuzzUTF16Reader policy:FuzzCanary policy/config:FuzzLoadConfig policy/internal/kwset:FuzzKeywordSet policy:FuzzLeadRepeat policy/archive:FuzzWalk image:FuzzWalkLayer image:FuzzIndex \
 	policy:FuzzJudgeWord imagescan:FuzzHistoryArgs frontend:FuzzCheckMask
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -13,6 +13,7 @@ import (
 	"github.com/safebuild/safebuild/policy/internal/codec"
 	"github.com/safebuild/safebuild/policy/internal/kwset"
 	"github.com/safebuild/safebuild/policy/internal/rx"
+	"github.com/safebuild/safebuild/policy/internal/textenc"
 )
 
 // allowSignature on a line suppresses findings on it, as in gitleaks.
@@ -120,10 +121,10 @@ func (d *detector) scanContent(ctx context.Context, o Origin, r io.Reader, rules
 	wr := d.wr
 	wr.reset(r)
 	defer func() { wr.r = nil }()
-	var dec *utf16Reader
+	var dec *textenc.UTF16Reader
 	read := func() int64 {
 		if dec != nil {
-			return dec.read
+			return dec.Consumed()
 		}
 		return wr.read
 	}
@@ -145,19 +146,19 @@ func (d *detector) scanContent(ctx context.Context, o Origin, r io.Reader, rules
 		return st, nil
 	}
 	if ok {
-		if enc, bom := sniffEncoding(wr.w.buf); enc != encPlain {
+		if enc, bom := textenc.Sniff(wr.w.buf); enc != textenc.Plain {
 			d.textHead = append(d.textHead[:0], wr.w.buf[bom:]...)
 			src := &prefixReader{head: d.textHead, r: r}
 			if wr.eof {
 				src.r = nil
 			}
-			if enc == encUTF8BOM {
+			if enc == textenc.UTF8BOM {
 				wr.reset(src)
 			} else {
-				dec = newUTF16Reader(src, enc == encUTF16BE, d.utf16buf)
-				d.utf16buf = dec.raw
+				dec = textenc.NewUTF16Reader(src, enc == textenc.UTF16BE, d.utf16buf)
+				d.utf16buf = dec.Buffer()
 				if canaries != nil {
-					dec.tap = newCanaryTap(canaries, o, emit).feed
+					dec.Tap = newCanaryTap(canaries, o, emit).feed
 				}
 				wr.reset(dec)
 			}
