@@ -230,6 +230,10 @@ func (d *detector) detectDecoded(o Origin, w *window, depth int, emit func(Findi
 	return nil
 }
 
+// byteClass is codec.ByteClass under the name the engine's code used before the decoders moved
+// to policy/internal/codec (the partial-canary matcher under way reads it).
+var byteClass = codec.ByteClass
+
 // isBinary reports whether content looks binary: a NUL byte, or a file type that gitleaks
 // treats as binary (archives, executables, documents: MIME type application/*). File-type
 // sniffing is skipped for heads of plain ASCII text, which costs 10 µs a file: the types it

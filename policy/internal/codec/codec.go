@@ -37,7 +37,10 @@ const (
 	clsB64URL             // - _
 )
 
-var byteClass = func() (t [256]uint8) {
+// ByteClass says which bytes encoded runs are made of: ByteClass[c] is nonzero for a letter or
+// digit (hex and base64), + and / (standard base64), - and _ (URL-safe base64), and zero for
+// every other byte. It must not be changed.
+var ByteClass = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
 		switch {
 		case '0' <= c && c <= '9':
@@ -61,7 +64,7 @@ var byteClass = func() (t [256]uint8) {
 // escapes. A run that decodes to more than 10% non-text bytes (binary, identifiers) is left out.
 func Segments(buf []byte, from, to int) []Segment {
 	var out []Segment
-	cls := &byteClass
+	cls := &ByteClass
 	// A run of at least minBase64Run (16) characters covers a probe position, probes being 16
 	// apart: only runs under a probe are looked at, most bytes never are. A run of 16 that covers
 	// probe k also covers k-8 or k+8, so a probe that lands in an identifier shorter than that is
@@ -331,7 +334,7 @@ func peekText(run []byte) bool {
 
 func allHex(b []byte) bool {
 	for _, c := range b {
-		if byteClass[c]&clsHex == 0 {
+		if ByteClass[c]&clsHex == 0 {
 			return false
 		}
 	}
