@@ -5,28 +5,9 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
-	"unicode/utf16"
-)
 
-// utf16Bytes encodes s as UTF-16 (big endian when be), after a byte order mark when bom.
-func utf16Bytes(s string, be, bom bool) []byte {
-	var out []byte
-	if bom {
-		if be {
-			out = append(out, 0xfe, 0xff)
-		} else {
-			out = append(out, 0xff, 0xfe)
-		}
-	}
-	for _, u := range utf16.Encode([]rune(s)) {
-		if be {
-			out = append(out, byte(u>>8), byte(u))
-		} else {
-			out = append(out, byte(u), byte(u>>8))
-		}
-	}
-	return out
-}
+	"github.com/safebuild/safebuild/policy/internal/textenc/textenctest"
+)
 
 // TestTranscodedFindings: UTF-16 (both byte orders, with and without a BOM) and UTF-8 with a BOM
 // are scanned as text, at the decoded text's lines and columns, as a plain copy would be.
@@ -38,10 +19,10 @@ func TestTranscodedFindings(t *testing.T) {
 		t.Fatalf("plain: %+v", plain)
 	}
 	for name, content := range map[string][]byte{
-		"utf-16le bom": utf16Bytes(text, false, true),
-		"utf-16be bom": utf16Bytes(text, true, true),
-		"utf-16le":     utf16Bytes(text, false, false),
-		"utf-16be":     utf16Bytes(text, true, false),
+		"utf-16le bom": textenctest.UTF16(text, false, true),
+		"utf-16be bom": textenctest.UTF16(text, true, true),
+		"utf-16le":     textenctest.UTF16(text, false, false),
+		"utf-16be":     textenctest.UTF16(text, true, false),
 		"utf-8 bom":    append([]byte("\xef\xbb\xbf"), text...),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -54,12 +35,12 @@ func TestTranscodedFindings(t *testing.T) {
 	}
 	// Past the first window: a large UTF-16 file, the token on its last line.
 	big := strings.Repeat("Write-Host 'filler line of a long script'\r\n", 40_000) + "$t = '" + testPAT + "'\r\n"
-	fs := scanText(t, s, "big.ps1", string(utf16Bytes(big, false, true)))
+	fs := scanText(t, s, "big.ps1", string(textenctest.UTF16(big, false, true)))
 	if len(fs) != 1 || fs[0].Line != 40_001 || fs[0].Column != 7 {
 		t.Errorf("large UTF-16 file: %+v", fs)
 	}
 	// Binary after the encoding check: UTF-16 whose decoded text is binary is still binary.
-	bin := utf16Bytes("\x00\x01\x02"+testPAT, false, true)
+	bin := textenctest.UTF16("\x00\x01\x02"+testPAT, false, true)
 	if fs := scanText(t, s, "x.bin", string(bin)); len(fs) != 0 {
 		t.Errorf("UTF-16 binary scanned as text: %+v", fs)
 	}
@@ -85,7 +66,7 @@ func TestCanariesOnTranscodedContent(t *testing.T) {
 		"base64": "line1\r\n$x = '" + base64.StdEncoding.EncodeToString(v) + "'\r\n",
 	} {
 		for _, be := range []bool{false, true} {
-			fs := scan(utf16Bytes(text, be, true))
+			fs := scan(textenctest.UTF16(text, be, true))
 			if len(fs) != 1 || fs[0].Line != 2 || fs[0].Column != 7 {
 				t.Errorf("%s in UTF-16 (be=%v): %+v", enc, be, fs)
 			}

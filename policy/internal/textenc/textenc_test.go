@@ -6,27 +6,9 @@ import (
 	"testing"
 	"testing/iotest"
 	"unicode/utf16"
-)
 
-// utf16Bytes encodes s as UTF-16 (big endian when be), after a byte order mark when bom.
-func utf16Bytes(s string, be, bom bool) []byte {
-	var out []byte
-	if bom {
-		if be {
-			out = append(out, 0xfe, 0xff)
-		} else {
-			out = append(out, 0xff, 0xfe)
-		}
-	}
-	for _, u := range utf16.Encode([]rune(s)) {
-		if be {
-			out = append(out, byte(u>>8), byte(u))
-		} else {
-			out = append(out, byte(u), byte(u>>8))
-		}
-	}
-	return out
-}
+	"github.com/safebuild/safebuild/policy/internal/textenc/textenctest"
+)
 
 func TestSniffEncoding(t *testing.T) {
 	text := "# deploy\r\n$env:TOKEN = 'x'\r\n"
@@ -39,13 +21,13 @@ func TestSniffEncoding(t *testing.T) {
 		{"ascii", []byte(text), Plain, 0},
 		{"utf-8", []byte("héllo wörld"), Plain, 0},
 		{"utf-8 bom", append([]byte("\xef\xbb\xbf"), text...), UTF8BOM, 3},
-		{"utf-16le bom", utf16Bytes(text, false, true), UTF16LE, 2},
-		{"utf-16be bom", utf16Bytes(text, true, true), UTF16BE, 2},
-		{"utf-16le", utf16Bytes(text, false, false), UTF16LE, 0},
-		{"utf-16be", utf16Bytes(text, true, false), UTF16BE, 0},
-		{"utf-16le some non-ascii", utf16Bytes("Paßwort für den Server: geheim123", false, false), UTF16LE, 0},
-		{"utf-16le mostly cjk", utf16Bytes("密码密码密码密码 = x", false, false), Plain, 0},
-		{"too short", utf16Bytes("ab", false, false), Plain, 0},
+		{"utf-16le bom", textenctest.UTF16(text, false, true), UTF16LE, 2},
+		{"utf-16be bom", textenctest.UTF16(text, true, true), UTF16BE, 2},
+		{"utf-16le", textenctest.UTF16(text, false, false), UTF16LE, 0},
+		{"utf-16be", textenctest.UTF16(text, true, false), UTF16BE, 0},
+		{"utf-16le some non-ascii", textenctest.UTF16("Paßwort für den Server: geheim123", false, false), UTF16LE, 0},
+		{"utf-16le mostly cjk", textenctest.UTF16("密码密码密码密码 = x", false, false), Plain, 0},
+		{"too short", textenctest.UTF16("ab", false, false), Plain, 0},
 		{"int32 array", []byte{1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0}, Plain, 0},
 		{"control units", []byte{'A', 0, 1, 0, 'B', 0, 2, 0, 'C', 0, 3, 0}, Plain, 0},
 		{"elf", []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00"), Plain, 0},
@@ -67,10 +49,10 @@ func TestUTF16Reader(t *testing.T) {
 		be   bool
 		want string
 	}{
-		{"ascii", utf16Bytes("hello\nworld", false, false), false, "hello\nworld"},
-		{"be", utf16Bytes("hello", true, false), true, "hello"},
-		{"bmp and astral", utf16Bytes("é€😀x", false, false), false, "é€😀x"},
-		{"odd trailing byte", append(utf16Bytes("ab", false, false), 'c'), false, "ab\uFFFD"},
+		{"ascii", textenctest.UTF16("hello\nworld", false, false), false, "hello\nworld"},
+		{"be", textenctest.UTF16("hello", true, false), true, "hello"},
+		{"bmp and astral", textenctest.UTF16("é€😀x", false, false), false, "é€😀x"},
+		{"odd trailing byte", append(textenctest.UTF16("ab", false, false), 'c'), false, "ab\uFFFD"},
 		{"lone high surrogate", []byte{0x3d, 0xd8, 'a', 0}, false, "\uFFFDa"},
 		{"lone low surrogate", []byte{0x00, 0xde, 'a', 0}, false, "\uFFFDa"},
 		{"high surrogate at the end", []byte{'a', 0, 0x3d, 0xd8}, false, "a\uFFFD"},
@@ -90,7 +72,7 @@ func TestUTF16Reader(t *testing.T) {
 		})
 	}
 	// A read error is returned, not taken for the end.
-	d := NewUTF16Reader(io.MultiReader(bytes.NewReader(utf16Bytes("abc", false, false)), iotest.ErrReader(io.ErrUnexpectedEOF)), false, nil)
+	d := NewUTF16Reader(io.MultiReader(bytes.NewReader(textenctest.UTF16("abc", false, false)), iotest.ErrReader(io.ErrUnexpectedEOF)), false, nil)
 	if _, err := io.ReadAll(d); err != io.ErrUnexpectedEOF {
 		t.Errorf("read error: %v", err)
 	}
