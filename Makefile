@@ -55,8 +55,8 @@ bench-fp:
 
 ## fuzz: every fuzz target, one after another, FUZZTIME each (default 10m, as issue 3 asks of the reader, canary matcher and config loader)
 FUZZTIME ?= 10m
-FUZZ_TARGETS ?= policy:FuzzWindowReader policy:FuzzUTF16Reader policy:FuzzCanary policy:FuzzLoadConfig policy:FuzzKeywordSet policy:FuzzLeadRepeat policy/archive:FuzzWalk policy/image:FuzzWalkLayer policy/image:FuzzIndex \
-	policy:FuzzJudgeWord policy/imagescan:FuzzHistoryArgs frontend:FuzzCheckMask
+FUZZ_TARGETS ?= policy:FuzzWindowReader policy/internal/textenc:FuzzUTF16Reader policy:FuzzCanary policy/config:FuzzLoadConfig policy/internal/kwset:FuzzKeywordSet policy:FuzzLeadRepeat policy/archive:FuzzWalk image:FuzzWalkLayer image:FuzzIndex \
+	policy:FuzzJudgeWord imagescan:FuzzHistoryArgs frontend:FuzzCheckMask
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \

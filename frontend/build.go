@@ -24,6 +24,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/config"
 )
 
 // keySyntaxArg is the build-arg BuildKit's own Dockerfile frontend forwards to. safebuild never
@@ -111,7 +112,11 @@ func Build(ctx context.Context, c gwclient.Client) (_ *gwclient.Result, retErr e
 		return nil, err
 	}
 
-	sc, err := policy.NewScanner()
+	rs, err := config.Default()
+	if err != nil {
+		return nil, err
+	}
+	sc, err := policy.NewScanner(policy.WithRules(rs))
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/config"
 )
 
 // OptSecrets is the frontend option listing the secret ids the client can serve (comma
@@ -120,7 +121,7 @@ type CheckOptions struct {
 	Filename string
 	// BuildArgs are the build-arg values the build is given.
 	BuildArgs map[string]string
-	// Rules are the detection engine's rules. Default: policy.DefaultRules().
+	// Rules are the detection engine's rules. Default: config.Default() (policy/config).
 	Rules *policy.Ruleset
 	// DeclaredSecrets are the secret ids the client serves; nil skips the check.
 	DeclaredSecrets map[string]bool
@@ -250,11 +251,14 @@ func (c *checkRun) buildArgNames() []string {
 // scan runs the engine over text and returns its findings, raw values included (for masking).
 func (c *checkRun) scan(o policy.Origin, text string) ([]policy.Finding, error) {
 	if c.sc == nil {
-		opts := []policy.Option{policy.WithJobs(1), policy.WithSecrets(true)}
-		if c.o.Rules != nil {
-			opts = append(opts, policy.WithRules(c.o.Rules))
+		rs := c.o.Rules
+		if rs == nil {
+			var err error
+			if rs, err = config.Default(); err != nil {
+				return nil, err
+			}
 		}
-		sc, err := policy.NewScanner(opts...)
+		sc, err := policy.NewScanner(policy.WithRules(rs), policy.WithJobs(1), policy.WithSecrets(true))
 		if err != nil {
 			return nil, err
 		}

@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/integration/stack"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // glToken is a GitLab token shape passed as a build-arg: BuildKit's provenance records it

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/integration/stack"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // TestBuildCacheFrom: `safebuild build --cache-from` reuses layers from a registry cache (here

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/safebuild/safebuild/image"
 	"github.com/safebuild/safebuild/integration/stack"
-	"github.com/safebuild/safebuild/policy/image"
 )
 
 // What is inside layers (issue 9): one image, built by the stack's buildkitd on its busybox

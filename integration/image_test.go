@@ -15,11 +15,12 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/image/containerd"
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/integration/stack"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/image"
-	"github.com/safebuild/safebuild/policy/image/containerd"
-	"github.com/safebuild/safebuild/policy/imagescan"
+	"github.com/safebuild/safebuild/policy/config"
 )
 
 // layerView is what every image source must agree on for one layer.
@@ -198,7 +199,11 @@ func checkLeakyLayers(t *testing.T, ls []layerView) {
 // "rule kind path[:line] [layer N] [removed in M]".
 func scanView(t *testing.T, img *image.Image) []string {
 	t.Helper()
-	sc, err := policy.NewScanner()
+	rs, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := policy.NewScanner(policy.WithRules(rs))
 	if err != nil {
 		t.Fatal(err)
 	}

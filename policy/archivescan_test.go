@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/safebuild/safebuild/policy/archive"
+	"github.com/safebuild/safebuild/policy/internal/textenc/textenctest"
 )
 
 func zipBytes(t *testing.T, files map[string][]byte) []byte {
@@ -61,7 +62,7 @@ func TestArchivesInPathScans(t *testing.T) {
 	release := zipBytes(t, map[string][]byte{
 		"config/settings.env":             []byte(token),
 		"node_modules/dep/index.js":       []byte(token), // allowlisted member path (source tree)
-		"docs/readme.ps1":                 utf16Bytes(token, false, true),
+		"docs/readme.ps1":                 textenctest.UTF16(token, false, true),
 		"nested/inner.gz":                 gzipBytes([]byte(token)),
 		"logo.png":                        []byte(token), // allowlisted by content type
 		"deep/a.zip":                      zipBytes(t, map[string][]byte{"b.env": []byte(token)}),

@@ -27,7 +27,7 @@ func benchGoroot(b *testing.B, arch archive.Options) {
 	if _, err := os.Stat(root); err != nil {
 		b.Skip("no GOROOT/src")
 	}
-	s, err := NewScanner()
+	s, err := NewScanner(WithRules(defaultRules(b)))
 	if err != nil {
 		b.Fatal(err)
 	}

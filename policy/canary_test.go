@@ -125,16 +125,16 @@ func TestCanaryNoFalsePositives(t *testing.T) {
 }
 
 func TestCanaryRefusedAndWiped(t *testing.T) {
-	_, err := NewScanner(WithCanaries(Canary{Name: "short", Value: []byte("hunter2")}))
+	_, err := NewScanner(WithRules(defaultRules(t)), WithCanaries(Canary{Name: "short", Value: []byte("hunter2")}))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("short canary: err = %v (must refuse without quoting the value)", err)
 	}
-	_, err = NewScanner(WithCanaries(Canary{Name: "pw=longenoughvalue", Value: []byte("longenoughvalue")}))
+	_, err = NewScanner(WithRules(defaultRules(t)), WithCanaries(Canary{Name: "pw=longenoughvalue", Value: []byte("longenoughvalue")}))
 	if err == nil || strings.Contains(err.Error(), "longenoughvalue") {
 		t.Errorf("name holding the value: err = %v", err)
 	}
 	v := []byte("wipe-me-after-the-scan")
-	s, err := NewScanner(WithCanaries(Canary{Name: "w", Value: v}))
+	s, err := NewScanner(WithRules(defaultRules(t)), WithCanaries(Canary{Name: "w", Value: v}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,10 +70,7 @@ func TestFixedPrefix(t *testing.T) {
 // TestDefaultRulesConfidence: every default rule is graded, and the grades follow the kinds the
 // README documents.
 func TestDefaultRulesConfidence(t *testing.T) {
-	rs, err := DefaultRules()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := defaultRules(t)
 	want := map[string]Confidence{
 		"generic-api-key": ConfidenceMedium, "pkcs12-file": ConfidenceLow, "github-pat": ConfidenceHigh,
 		"aws-access-token": ConfidenceHigh, "private-key": ConfidenceHigh, "npm-access-token": ConfidenceHigh,
@@ -116,42 +113,5 @@ func TestConfidenceText(t *testing.T) {
 	var c Confidence
 	if err := json.Unmarshal([]byte(`"sure"`), &c); err == nil {
 		t.Error("decoded an unknown confidence")
-	}
-}
-
-// TestConfigConfidence: a TOML rule sets its confidence, and an override of a default rule
-// changes it.
-func TestConfigConfidence(t *testing.T) {
-	cfg := `
-[extend]
-useDefault = true
-
-[[rules]]
-id = "generic-api-key"
-confidence = "low"
-
-[[rules]]
-id = "corp-token"
-regex = '''corp_[a-z0-9]{20}'''
-keywords = ["corp_"]
-`
-	rs, err := LoadConfig(strings.NewReader(cfg), "test.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rs.Rules() {
-		switch r.ID {
-		case "generic-api-key":
-			if r.Confidence != ConfidenceLow {
-				t.Errorf("generic-api-key override: %s, want low", r.Confidence)
-			}
-		case "corp-token":
-			if r.Confidence != ConfidenceHigh {
-				t.Errorf("corp-token: %s, want high (fixed prefix corp_)", r.Confidence)
-			}
-		}
-	}
-	if _, err := LoadConfig(strings.NewReader("[[rules]]\nid = \"x\"\nregex = 'x'\nconfidence = \"sure\"\n"), "bad.toml"); err == nil || !strings.Contains(err.Error(), "confidence") {
-		t.Errorf("confidence = sure accepted or unnamed: %v", err)
 	}
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/h2non/filetype"
 
 	"github.com/safebuild/safebuild/policy/archive"
+	"github.com/safebuild/safebuild/policy/internal/codec"
+	"github.com/safebuild/safebuild/policy/internal/kwset"
+	"github.com/safebuild/safebuild/policy/internal/rx"
+	"github.com/safebuild/safebuild/policy/internal/textenc"
 )
 
 // allowSignature on a line suppresses findings on it, as in gitleaks.
@@ -37,8 +41,8 @@ type detector struct {
 	s       *Scanner
 	rs      *Ruleset
 	wr      *windowReader
-	hits    []kwHit
-	ghits   []kwHit // anchoredGroups' own, as it runs while hits is being walked
+	hits    []kwset.Hit
+	ghits   []kwset.Hit // anchoredGroups' own, as it runs while hits is being walked
 	found   [][2]int
 	active  []bool // rule runs on this fragment
 	pathOK  []bool // rule applies to this fragment's path (active, or skipReport)
@@ -61,7 +65,7 @@ func newDetector(s *Scanner) *detector {
 	return &detector{
 		s:      s,
 		rs:     rs,
-		wr:     newWindowReader(nil, size, reachCap),
+		wr:     newWindowReader(nil, size, rx.ReachCap),
 		active: make([]bool, len(rs.rules)),
 		pathOK: make([]bool, len(rs.rules)),
 		spans:  make([][]span, len(rs.rules)),
@@ -117,10 +121,10 @@ func (d *detector) scanContent(ctx context.Context, o Origin, r io.Reader, rules
 	wr := d.wr
 	wr.reset(r)
 	defer func() { wr.r = nil }()
-	var dec *utf16Reader
+	var dec *textenc.UTF16Reader
 	read := func() int64 {
 		if dec != nil {
-			return dec.read
+			return dec.Consumed()
 		}
 		return wr.read
 	}
@@ -142,19 +146,19 @@ func (d *detector) scanContent(ctx context.Context, o Origin, r io.Reader, rules
 		return st, nil
 	}
 	if ok {
-		if enc, bom := sniffEncoding(wr.w.buf); enc != encPlain {
+		if enc, bom := textenc.Sniff(wr.w.buf); enc != textenc.Plain {
 			d.textHead = append(d.textHead[:0], wr.w.buf[bom:]...)
 			src := &prefixReader{head: d.textHead, r: r}
 			if wr.eof {
 				src.r = nil
 			}
-			if enc == encUTF8BOM {
+			if enc == textenc.UTF8BOM {
 				wr.reset(src)
 			} else {
-				dec = newUTF16Reader(src, enc == encUTF16BE, d.utf16buf)
-				d.utf16buf = dec.raw
+				dec = textenc.NewUTF16Reader(src, enc == textenc.UTF16BE, d.utf16buf)
+				d.utf16buf = dec.Buffer()
 				if canaries != nil {
-					dec.tap = newCanaryTap(canaries, o, emit).feed
+					dec.Tap = newCanaryTap(canaries, o, emit).feed
 				}
 				wr.reset(dec)
 			}
@@ -207,14 +211,14 @@ func (d *detector) detectDecoded(o Origin, w *window, depth int, emit func(Findi
 	if depth <= 0 {
 		return nil
 	}
-	for _, seg := range decodeSegments(w.buf, w.ownStart, w.ownEnd) {
-		sub := &window{buf: seg.data, line: 1, ownEnd: len(seg.data), decoded: seg.enc}
+	for _, seg := range codec.Segments(w.buf, w.ownStart, w.ownEnd) {
+		sub := &window{buf: seg.Data, line: 1, ownEnd: len(seg.Data), decoded: seg.Enc}
 		if w.decoded != "" {
-			sub.decoded = w.decoded + "," + seg.enc
+			sub.decoded = w.decoded + "," + seg.Enc
 			sub.atLine, sub.atColumn = w.atLine, w.atColumn
 		} else {
-			sub.atLine = w.line + bytes.Count(w.buf[:seg.start], []byte{'\n'})
-			sub.atColumn = column(w, seg.start)
+			sub.atLine = w.line + bytes.Count(w.buf[:seg.Start], []byte{'\n'})
+			sub.atColumn = column(w, seg.Start)
 		}
 		if err := d.detectWindow(o, sub, emit); err != nil {
 			return err
@@ -225,6 +229,10 @@ func (d *detector) detectDecoded(o Origin, w *window, depth int, emit func(Findi
 	}
 	return nil
 }
+
+// byteClass is codec.ByteClass under the name the engine's code used before the decoders moved
+// to policy/internal/codec (the partial-canary matcher under way reads it).
+var byteClass = codec.ByteClass
 
 // isBinary reports whether content looks binary: a NUL byte, or a file type that gitleaks
 // treats as binary (archives, executables, documents: MIME type application/*). File-type
@@ -282,12 +290,12 @@ func (a *compiledAllowlist) pathOnlySkip(path, lower string, inImage bool) bool 
 	if a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil || a.filters != nil) {
 		return false
 	}
-	return a.pathsFor(inImage).matchPath(path, lower)
+	return a.pathsFor(inImage).MatchPath(path, lower)
 }
 
 // pathsFor returns the allowlist's paths that hold for a source tree's files or for image
 // content.
-func (a *compiledAllowlist) pathsFor(inImage bool) pathSet {
+func (a *compiledAllowlist) pathsFor(inImage bool) rx.PathSet {
 	if inImage {
 		return a.imagePaths
 	}
@@ -299,7 +307,7 @@ func (d *detector) pathRules(o Origin, lower string, emit func(Finding) error) e
 	path := o.Path
 	for i, r := range d.rs.rules {
 		on := true
-		if r.path != nil && !r.path.matchPath(path, lower) {
+		if r.path != nil && !r.path.MatchPath(path, lower) {
 			on = false
 		}
 		for _, a := range r.allow {
@@ -322,16 +330,6 @@ func (d *detector) pathRules(o Origin, lower string, emit func(Finding) error) e
 	return nil
 }
 
-var lowerTable = func() (t [256]byte) {
-	for i := range t {
-		t[i] = byte(i)
-		if 'A' <= i && i <= 'Z' {
-			t[i] = byte(i) + 'a' - 'A'
-		}
-	}
-	return t
-}()
-
 // detectWindow runs one keyword pass over the window, then each rule's regex only over the
 // lines around that rule's keyword hits.
 func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) error {
@@ -339,22 +337,22 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 	rs := d.rs
 	d.touched = d.touched[:0]
 	if rs.ac != nil && len(buf) > 0 {
-		d.hits = rs.ac.find(buf, d.hits[:0])
+		d.hits = rs.ac.Find(buf, d.hits[:0])
 		for _, m := range d.hits {
-			for _, ri := range rs.kwRules[m.kw] {
+			for _, ri := range rs.kwRules[m.Keyword] {
 				if !d.active[ri] {
 					continue
 				}
 				// (A hit spelled with the Kelvin sign is longer than its keyword: the follow
 				// checks, which compare ASCII, let it through.)
-				if fs := rs.rules[ri].follows; fs != nil && m.end-m.start == len(rs.keywords[m.kw]) && !anyFollow(fs, buf, rs.keywords[m.kw], m.start) {
+				if fs := rs.rules[ri].follows; fs != nil && m.End-m.Start == len(rs.keywords[m.Keyword]) && !rx.AnyFollow(fs, buf, rs.keywords[m.Keyword], m.Start) {
 					continue
 				}
 				if rs.rules[ri].anch != nil {
-					d.starts[ri] = append(d.starts[ri], m.start)
+					d.starts[ri] = append(d.starts[ri], m.Start)
 				}
 				sr := rs.rules[ri].spread
-				sp := span{max(0, m.start-sr.before), min(len(buf), m.end+sr.after)}
+				sp := span{max(0, m.Start-sr.Before), min(len(buf), m.End+sr.After)}
 				l := d.spans[ri]
 				if len(l) == 0 {
 					d.touched = append(d.touched, ri)
@@ -387,15 +385,6 @@ func (d *detector) detectWindow(o Origin, w *window, emit func(Finding) error) e
 		d.starts[ri] = d.starts[ri][:0]
 	}
 	return d.report(o, w, emit)
-}
-
-func anyFollow(fs []follow, buf []byte, kw string, start int) bool {
-	for i := range fs {
-		if fs[i].allows(buf, kw, start) {
-			return true
-		}
-	}
-	return false
 }
 
 // snapLimit bounds how far a span is widened to reach a line boundary.
@@ -449,17 +438,17 @@ func lineEnd(buf []byte, i int) int {
 func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string) {
 	buf := w.buf
 	for _, sp := range spans {
-		if !r.pre.get().Match(buf[sp.start:sp.end]) {
+		if !r.pre.Get().Match(buf[sp.start:sp.end]) {
 			continue
 		}
 		if r.lead != nil {
-			d.found = r.lead.findAll(r.pre.get(), buf[sp.start:sp.end], d.found[:0])
+			d.found = r.lead.FindAll(r.pre.Get(), buf[sp.start:sp.end], d.found[:0])
 			for _, m := range d.found {
 				d.match(r, w, sp.start+m[0], sp.start+m[1], path)
 			}
 			continue
 		}
-		for _, m := range r.re.get().FindAllIndex(buf[sp.start:sp.end], -1) {
+		for _, m := range r.re.Get().FindAllIndex(buf[sp.start:sp.end], -1) {
 			d.match(r, w, sp.start+m[0], sp.start+m[1], path)
 		}
 	}
@@ -470,14 +459,14 @@ func (d *detector) runRule(r *compiledRule, w *window, spans []span, path string
 // rest can only start where the keyword pass found a keyword, so instead of searching each span
 // for the rest, the rest is tried anchored at each hit in the span, in order, as FindAll
 // would (leftmost first, resuming after a match), and the lead is extended back from it (see
-// leadRepeat). The anchored search stops where the rest can no longer match — a few dozen
+// rx.LeadRepeat). The anchored search stops where the rest can no longer match — a few dozen
 // bytes after a keyword that no operator follows — where the unanchored one read the whole
 // line, and needs no reverse search for the start.
 func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts []int, path string) {
 	buf := w.buf
 	slices.Sort(starts)
 	starts = slices.Compact(starts)
-	anch := r.anch.get()
+	anch := r.anch.Get()
 	i := 0
 	for _, sp := range spans {
 		pos := sp.start
@@ -491,7 +480,7 @@ func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts 
 				continue
 			}
 			end := p + loc[1]
-			d.match(r, w, r.lead.start(buf, pos, p), end, path)
+			d.match(r, w, r.lead.Start(buf, pos, p), end, path)
 			pos = end
 		}
 	}
@@ -502,22 +491,22 @@ func (d *detector) runAnchored(r *compiledRule, w *window, spans []span, starts 
 // tried anchored at each keyword occurrence, in order. Searching unanchored would make RE2
 // build a reverse DFA just to find where the match starts.
 func (d *detector) anchoredGroups(r *compiledRule, match []byte) []int {
-	d.ghits = d.rs.ac.find(match, d.ghits[:0])
-	slices.SortFunc(d.ghits, func(a, b kwHit) int { return a.start - b.start })
-	anch := r.anch.get()
+	d.ghits = d.rs.ac.Find(match, d.ghits[:0])
+	slices.SortFunc(d.ghits, func(a, b kwset.Hit) int { return a.Start - b.Start })
+	anch := r.anch.Get()
 	last := -1
 	for _, h := range d.ghits {
-		if h.start == last || !slices.Contains(r.Keywords, d.rs.keywords[h.kw]) {
+		if h.Start == last || !slices.Contains(r.Keywords, d.rs.keywords[h.Keyword]) {
 			continue
 		}
-		last = h.start
-		g := anch.FindSubmatchIndex(match[h.start:])
+		last = h.Start
+		g := anch.FindSubmatchIndex(match[h.Start:])
 		if g == nil {
 			continue
 		}
 		for i := range g {
 			if g[i] >= 0 {
-				g[i] += h.start
+				g[i] += h.Start
 			}
 		}
 		return g
@@ -550,15 +539,15 @@ func (d *detector) candidate(r *compiledRule, w *window, a, b int, path string) 
 	secret := match
 	// As gitleaks: the groups come from re-running the regex on the match alone. With a lead,
 	// the rest of the regex holds every group, numbered alike, and finds the same match there
-	// (see leadRepeat).
+	// (see rx.LeadRepeat).
 	var g []int
 	switch {
 	case r.anch != nil:
 		g = d.anchoredGroups(r, match)
 	case r.lead != nil:
-		g = r.pre.get().FindSubmatchIndex(match)
+		g = r.pre.Get().FindSubmatchIndex(match)
 	default:
-		g = r.re.get().FindSubmatchIndex(match)
+		g = r.re.Get().FindSubmatchIndex(match)
 	}
 	if len(g) >= 4 {
 		if r.SecretGroup > 0 {
@@ -605,11 +594,11 @@ func (a *compiledAllowlist) allows(secret, match, line []byte, path string, inIm
 	case TargetLine:
 		target = line
 	}
-	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.get().Match(target)
-	stopOK := a.stop != nil && len(secret) > 0 && a.stop.contains(secret)
+	regexOK := a.regexes != nil && len(target) > 0 && a.regexes.Get().Match(target)
+	stopOK := a.stop != nil && len(secret) > 0 && a.stop.Contains(secret)
 	filterOK := a.filtered(secret)
 	if a.cond == ConditionAnd {
-		if a.hasPaths && !a.pathsFor(inImage).matchPath(path, strings.ToLower(path)) {
+		if a.hasPaths && !a.pathsFor(inImage).MatchPath(path, strings.ToLower(path)) {
 			return false
 		}
 		if a.regexes != nil && !regexOK {

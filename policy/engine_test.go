@@ -18,7 +18,7 @@ const testPAT = "ghp_R2d2C3p0Bb8Yoda9Luke7Leia5Han3Solo1x"
 
 func newTestScanner(t testing.TB, opts ...Option) *Scanner {
 	t.Helper()
-	s, err := NewScanner(opts...)
+	s, err := NewScanner(append([]Option{WithRules(defaultRules(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestOptionsValidated(t *testing.T) {
 		"short canary": WithCanaries(Canary{Name: "c", Value: []byte("1234567")}),
 		"no name":      WithCanaries(Canary{Value: []byte("12345678")}),
 	} {
-		if _, err := NewScanner(opt); err == nil {
+		if _, err := NewScanner(WithRules(defaultRules(t)), opt); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

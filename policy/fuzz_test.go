@@ -101,23 +101,3 @@ func FuzzCanary(f *testing.F) {
 		}
 	})
 }
-
-// FuzzLoadConfig feeds arbitrary TOML to the config loader: it must return an error or a ruleset
-// that scans without panicking.
-func FuzzLoadConfig(f *testing.F) {
-	f.Add([]byte("[[rules]]\nid = \"a\"\nregex = '''a-[0-9]+'''\nkeywords = [\"a-\"]\n"))
-	f.Add([]byte("[extend]\nuseDefault = true\n[[allowlists]]\nregexes = ['''x''']\n"))
-	f.Add([]byte("[[rules]]\nid = \"p\"\npath = '''\\.pem$'''\n[[rules.allowlists]]\ncondition = \"AND\"\npaths = ['''x''']\nstopwords = [\"y\"]\n"))
-	f.Add([]byte("[[rules]]\nid = \"c\"\nregex = 'token=(\\w+)'\n[[rules.required]]\nid = \"u\"\nwithinLines = 1\n[[rules]]\nid = \"u\"\nregex = 'a-\\d'\nskipReport = true\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		rs, err := LoadConfig(bytes.NewReader(data), "fuzz.toml")
-		if err != nil {
-			return
-		}
-		s, err := NewScanner(WithRules(rs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		scanText(t, s, "x.pem", "a-123 token=abcdef0123456789 -----BEGIN PRIVATE KEY-----\n")
-	})
-}

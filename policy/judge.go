@@ -29,13 +29,13 @@ func (rs *Ruleset) pathVerdict(path string, inImage bool) []bool {
 	matches := func(as []*compiledAllowlist) {
 		for _, a := range as {
 			if a.hasPaths && a.cond == ConditionAnd && (a.regexes != nil || a.stop != nil) {
-				v = append(v, a.pathsFor(inImage).matchPath(path, lower))
+				v = append(v, a.pathsFor(inImage).MatchPath(path, lower))
 			}
 		}
 	}
 	matches(rs.global)
 	for _, r := range rs.rules {
-		on := r.path == nil || r.path.matchPath(path, lower)
+		on := r.path == nil || r.path.MatchPath(path, lower)
 		for _, a := range r.allow {
 			if on && a.pathOnlySkip(path, lower, inImage) {
 				on = false

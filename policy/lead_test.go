@@ -6,18 +6,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/safebuild/safebuild/policy/internal/rx"
 )
 
-// TestLeadRepeatMatchesRegex checks the leadRepeat shortcut against the regex engine for every
+// TestLeadRepeatMatchesRegex checks the rx.LeadRepeat shortcut against the regex engine for every
 // default rule it applies to: on generated text dense in the rule's keywords, operators, class
 // characters (also ſ and K, which (?i)\w matches) and invalid UTF-8, the matches found from the
 // rest of the regex are the whole regex's matches, and re-running the rest on a match yields the
 // same capture groups as re-running the whole regex.
 func TestLeadRepeatMatchesRegex(t *testing.T) {
-	rs, err := DefaultRules()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := defaultRules(t)
 	texts := 150
 	if testing.Short() {
 		texts = 30
@@ -42,16 +41,16 @@ func TestLeadRepeatMatchesRegex(t *testing.T) {
 func checkLead(t *testing.T, r *compiledRule, text []byte) {
 	t.Helper()
 	var want [][2]int
-	for _, m := range r.re.get().FindAllIndex(text, -1) {
+	for _, m := range r.re.Get().FindAllIndex(text, -1) {
 		want = append(want, [2]int{m[0], m[1]})
 	}
-	got := r.lead.findAll(r.pre.get(), text, nil)
+	got := r.lead.FindAll(r.pre.Get(), text, nil)
 	if !slices.Equal(got, want) {
 		t.Fatalf("%s on %q:\n lead %v\n regex %v", r.ID, text, got, want)
 	}
 	for _, m := range got {
 		match := text[m[0]:m[1]]
-		g, w := r.pre.get().FindSubmatchIndex(match), r.re.get().FindSubmatchIndex(match)
+		g, w := r.pre.Get().FindSubmatchIndex(match), r.re.Get().FindSubmatchIndex(match)
 		if len(g) != len(w) || len(g) < 2 || !slices.Equal(g[2:], w[2:]) {
 			t.Fatalf("%s: groups of %q: rest %v, regex %v", r.ID, match, g, w)
 		}
@@ -84,10 +83,7 @@ func leadText(rng *rand.Rand, keywords []string) []byte {
 }
 
 func FuzzLeadRepeat(f *testing.F) {
-	rs, err := DefaultRules()
-	if err != nil {
-		f.Fatal(err)
-	}
+	rs := defaultRules(f)
 	var rules []*compiledRule
 	for _, r := range rs.rules {
 		if r.lead != nil {
@@ -101,27 +97,6 @@ func FuzzLeadRepeat(f *testing.F) {
 	})
 }
 
-func TestNewLeadRepeat(t *testing.T) {
-	for expr, want := range map[string]string{
-		`[\w.-]{0,50}?(?:key)=([a-z]{10})`: "max=50",
-		`[a-z]*?key=x`:                     "max=-1",
-		`[\w.-]{0,50}(?:key)=x`:            "", // greedy: the lead's extent depends on the rest
-		`[\w.-]{2,50}?(?:key)=x`:           "", // a minimum: a start may have no match
-		`.{0,50}?key=x`:                    "", // . is not a class node
-		`[^a]{0,5}?key=x`:                  "", // includes U+FFFD
-		`[\w]{0,5}?\b`:                     "", // the rest may match empty
-	} {
-		l := newLeadRepeat(mustParse(t, expr))
-		got := ""
-		if l != nil {
-			got = fmt.Sprintf("max=%d", l.max)
-		}
-		if got != want {
-			t.Errorf("%s: %q, want %q", expr, got, want)
-		}
-	}
-}
-
 // TestAnchoredRunMatchesSpanSearch: for every default rule that runRule replaces with
 // runAnchored, the engine finds the same findings either way on generated text dense in the
 // rule's keywords and operators, across window boundaries too. (Texts leave out ſ: under (?i)
@@ -129,10 +104,7 @@ func TestNewLeadRepeat(t *testing.T) {
 // it either — so only a span opened by another hit could find it. The Kelvin sign K, which
 // both fold to k, is in: the keyword pass reports it.)
 func TestAnchoredRunMatchesSpanSearch(t *testing.T) {
-	with, err := DefaultRules()
-	if err != nil {
-		t.Fatal(err)
-	}
+	with := defaultRules(t)
 	without, err := NewRuleset(with.Rules(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -154,11 +126,11 @@ func TestAnchoredRunMatchesSpanSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sa, err := NewScanner(WithRules(with2), WithWindow(reachCap))
+	sa, err := NewScanner(WithRules(with2), WithWindow(rx.ReachCap))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := NewScanner(WithRules(without), WithWindow(reachCap))
+	sb, err := NewScanner(WithRules(without), WithWindow(rx.ReachCap))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +151,7 @@ func TestAnchoredRunMatchesSpanSearch(t *testing.T) {
 		}
 		text := strings.ReplaceAll(b.String(), "ſ", "s")
 		if rng.IntN(10) == 0 {
-			text = strings.Repeat("x ", reachCap/2-rng.IntN(200)) + text // across a window cut
+			text = strings.Repeat("x ", rx.ReachCap/2-rng.IntN(200)) + text // across a window cut
 		}
 		fa := findingKeys(scanText(t, sa, "f.txt", text))
 		total += len(fa)

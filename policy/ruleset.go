@@ -6,7 +6,9 @@ import (
 	"regexp/syntax"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/safebuild/safebuild/policy/internal/kwset"
+	"github.com/safebuild/safebuild/policy/internal/rx"
 )
 
 // RuleError says which rule, which field and which value a Ruleset refused, and why.
@@ -35,7 +37,7 @@ type Ruleset struct {
 
 	keywords  []string  // distinct lower-cased keywords, indexed by automaton pattern ID
 	kwRules   [][]int32 // keyword index -> indexes into rules
-	ac        *keywordSet
+	ac        *kwset.Set
 	noKeyword []int32 // rules with a regex but no keyword: they run over all content
 	pathOnly  []int32 // rules with a path and no regex
 	maxReach  int
@@ -50,28 +52,28 @@ type requirement struct {
 
 type compiledRule struct {
 	Rule
-	re      *lazyRegex  // nil for path-only rules
-	pre     *lazyRegex  // a cheap yes/no test run before re: prefilterExpr, or re itself
-	lead    *leadRepeat // re = lead·pre: re's matches are found from pre's (see leadRepeat); or nil
-	anch    *lazyRegex  // ^(?:pre), when every match of pre starts with a keyword (see runAnchored); or nil
-	path    *lazyRegex  // nil when the rule has no path
+	re      *rx.Lazy       // nil for path-only rules
+	pre     *rx.Lazy       // a cheap yes/no test run before re: rx.Prefilter, or re itself
+	lead    *rx.LeadRepeat // re = lead·pre: re's matches are found from pre's (see rx.LeadRepeat); or nil
+	anch    *rx.Lazy       // ^(?:pre), when every match of pre starts with a keyword (see runAnchored); or nil
+	path    *rx.Lazy       // nil when the rule has no path
 	allow   []*compiledAllowlist
-	reach   int      // bytes a match may span (regexReach)
-	spread  spread   // how far a match may extend around a keyword hit
-	follows []follow // checks a keyword hit must pass to open a span (ruleFollows); nil: none
-	generic bool     // gitleaks' "generic" precedence: dropped when a specific rule covers its secret
+	reach   int         // bytes a match may span (rx.Reach)
+	spread  rx.Spread   // how far a match may extend around a keyword hit
+	follows []rx.Follow // checks a keyword hit must pass to open a span (rx.RuleFollows); nil: none
+	generic bool        // gitleaks' "generic" precedence: dropped when a specific rule covers its secret
 	req     []requirement
 }
 
 type compiledAllowlist struct {
 	cond   Condition
 	target Target
-	paths  pathSet
+	paths  rx.PathSet
 	// imagePaths are the paths that hold for image content: for a global allowlist, paths
 	// less the source-tree-only ones (imageAllowlist); for a rule's, all of them.
-	imagePaths pathSet
-	regexes    *lazyRegex
-	stop       *keywordSet
+	imagePaths rx.PathSet
+	regexes    *rx.Lazy
+	stop       *kwset.Set
 	filters    []func([]byte) bool
 	hasPaths   bool
 }
@@ -137,7 +139,7 @@ func NewRuleset(rules []Rule, global []Allowlist) (*Ruleset, error) {
 		return nil, errors.Join(errs...)
 	}
 	if len(rs.keywords) > 0 {
-		ac, err := newKeywordSet(rs.keywords)
+		ac, err := kwset.New(rs.keywords)
 		if err != nil {
 			return nil, fmt.Errorf("building the keyword automaton over %d keywords: %w", len(rs.keywords), err)
 		}
@@ -211,7 +213,7 @@ func compileRule(r Rule) (*compiledRule, error) {
 		return nil, &RuleError{RuleID: r.ID, Field: "regex", Err: errors.New("a rule needs a regex, a path, or both")}
 	}
 	if r.Regex != "" {
-		re, t, err := newLazyRegex(r.Regex)
+		re, t, err := rx.Parse(r.Regex)
 		if err != nil {
 			return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: err}
 		}
@@ -220,12 +222,12 @@ func compileRule(r Rule) (*compiledRule, error) {
 			return nil, &RuleError{RuleID: r.ID, Field: "secretGroup", Value: fmt.Sprint(r.SecretGroup),
 				Err: fmt.Errorf("accepted: 0..%d (the regex has %d capture groups)", groups, groups)}
 		}
-		cr.reach = regexReach(tree)
+		cr.reach = rx.Reach(tree)
 	} else if r.SecretGroup != 0 || len(r.Keywords) > 0 || r.Entropy != 0 {
 		return nil, &RuleError{RuleID: r.ID, Field: "regex", Err: errors.New("secretGroup, keywords and entropy need a regex")}
 	}
 	if r.Path != "" {
-		p, err := newPathRegex(r.Path)
+		p, err := rx.ParsePath(r.Path)
 		if err != nil {
 			return nil, &RuleError{RuleID: r.ID, Field: "path", Value: r.Path, Err: err}
 		}
@@ -255,23 +257,23 @@ func compileRule(r Rule) (*compiledRule, error) {
 	}
 	cr.Keywords = kws
 	if cr.re != nil {
-		cr.spread = ruleSpread(tree, kws)
-		cr.follows = ruleFollows(tree, kws)
+		cr.spread = rx.RuleSpread(tree, kws)
+		cr.follows = rx.RuleFollows(tree, kws)
 		// The prefilter is a yes/no search, much cheaper per call than collecting matches; most
 		// spans around keyword hits hold no match at all. Without a cheaper expression, the
 		// regex itself serves.
 		cr.pre = cr.re
-		if rest, cut, ok := prefilterExpr(tree); ok {
+		if rest, cut, ok := rx.Prefilter(tree); ok {
 			p := rest.String()
 			var err error
-			if cr.pre, _, err = newLazyRegex(p); err != nil {
+			if cr.pre, _, err = rx.Parse(p); err != nil {
 				return nil, &RuleError{RuleID: r.ID, Field: "regex", Value: r.Regex, Err: fmt.Errorf("deriving the prefilter %q: %w", p, err)}
 			}
 			if cut == 1 {
-				cr.lead = newLeadRepeat(tree)
+				cr.lead = rx.NewLeadRepeat(tree)
 			}
-			if cr.lead != nil && keywordAtStart(rest, kws) {
-				cr.anch = &lazyRegex{expr: "^(?:" + p + ")"}
+			if cr.lead != nil && rx.KeywordAtStart(rest, kws) {
+				cr.anch = rx.New("^(?:" + p + ")")
 			}
 		}
 	}
@@ -297,7 +299,7 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 		return nil, &RuleError{RuleID: ruleID, Field: field + ".regexTarget", Value: fmt.Sprint(int(a.RegexTarget)), Err: errors.New("accepted: secret, match, line")}
 	}
 	ca := &compiledAllowlist{cond: a.Condition, target: a.RegexTarget, hasPaths: len(a.Paths) > 0}
-	join := func(kind string, exprs []string) (*lazyRegex, error) {
+	join := func(kind string, exprs []string) (*rx.Lazy, error) {
 		if len(exprs) == 0 {
 			return nil, nil
 		}
@@ -309,13 +311,13 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 			parts[i] = "(?:" + e + ")"
 		}
 		// Each part parsed alone, so their alternation parses too.
-		return &lazyRegex{expr: strings.Join(parts, "|")}, nil
+		return rx.New(strings.Join(parts, "|")), nil
 	}
 	var err error
 	// Paths stay separate regexes (not joined): each has its own literal guard, so most paths
 	// are refused without running any regex.
 	for i, p := range a.Paths {
-		re, err := newPathRegex(p)
+		re, err := rx.ParsePath(p)
 		if err != nil {
 			return nil, &RuleError{RuleID: ruleID, Field: fmt.Sprintf("%s.paths[%d]", field, i), Value: p, Err: err}
 		}
@@ -349,118 +351,10 @@ func compileAllowlist(ruleID, field string, a Allowlist) (*compiledAllowlist, er
 			}
 		}
 		sort.Strings(words)
-		ca.stop, err = newKeywordSet(words)
+		ca.stop, err = kwset.New(words)
 		if err != nil {
 			return nil, &RuleError{RuleID: ruleID, Field: field + ".stopwords", Err: err}
 		}
 	}
 	return ca, nil
-}
-
-// reachCap bounds how far from a keyword hit a match may reach: it is also the overlap between
-// the windows a large fragment is read in.
-const reachCap = 64 << 10
-
-// regexReach returns how many bytes a match of re may span: the sum of the widths of its
-// parts, where a repetition without upper bound of something that cannot match a newline adds
-// nothing (windows are widened to whole lines), and one that can match a newline makes the reach
-// reachCap.
-func regexReach(re *syntax.Regexp) int {
-	w, multi := width(re.Simplify())
-	if multi || w > reachCap {
-		return reachCap
-	}
-	return w
-}
-
-// width returns the maximum byte width of re (unbounded repetitions of single-line content count
-// as zero) and whether re can match unboundedly many newlines.
-func width(re *syntax.Regexp) (int, bool) {
-	switch re.Op {
-	case syntax.OpLiteral:
-		n := 0
-		for _, r := range re.Rune {
-			n += utf8.RuneLen(r)
-		}
-		return n, false
-	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
-		return runeWidth(re), false
-	case syntax.OpCapture, syntax.OpQuest:
-		return width(re.Sub[0])
-	case syntax.OpConcat:
-		sum, multi := 0, false
-		for _, s := range re.Sub {
-			w, m := width(s)
-			sum += w
-			multi = multi || m
-		}
-		return sum, multi
-	case syntax.OpAlternate:
-		mx, multi := 0, false
-		for _, s := range re.Sub {
-			w, m := width(s)
-			mx = max(mx, w)
-			multi = multi || m
-		}
-		return mx, multi
-	case syntax.OpStar, syntax.OpPlus:
-		_, m := width(re.Sub[0])
-		return 0, m || matchesNewline(re.Sub[0])
-	case syntax.OpRepeat:
-		w, m := width(re.Sub[0])
-		if re.Max < 0 {
-			return w * re.Min, m || matchesNewline(re.Sub[0])
-		}
-		return w * re.Max, m
-	default:
-		return 0, false
-	}
-}
-
-func runeWidth(re *syntax.Regexp) int {
-	if re.Op != syntax.OpCharClass {
-		return utf8.UTFMax
-	}
-	hi := rune(0)
-	for i := 0; i+1 < len(re.Rune); i += 2 {
-		lo, top := re.Rune[i], re.Rune[i+1]
-		// (?i) adds the case-fold partners of k and s (KELVIN SIGN, LONG S) to ASCII classes;
-		// counting them would triple every window for text that never holds them.
-		if lo == top && (lo == '\u017f' || lo == '\u212a') {
-			continue
-		}
-		hi = max(hi, top)
-	}
-	if hi > utf8.MaxRune {
-		hi = utf8.MaxRune
-	}
-	return max(1, utf8.RuneLen(hi))
-}
-
-// matchesNewline reports whether re can consume a '\n' anywhere.
-func matchesNewline(re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpAnyChar:
-		return true
-	case syntax.OpLiteral:
-		for _, r := range re.Rune {
-			if r == '\n' {
-				return true
-			}
-		}
-		return false
-	case syntax.OpCharClass:
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			if re.Rune[i] <= '\n' && '\n' <= re.Rune[i+1] {
-				return true
-			}
-		}
-		return false
-	}
-	for _, s := range re.Sub {
-		if matchesNewline(s) {
-			return true
-		}
-	}
-	return false
 }

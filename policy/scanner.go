@@ -9,10 +9,12 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/safebuild/safebuild/policy/internal/rx"
 )
 
 // Default window geometry: fragments are read in windows of defaultWindow bytes, overlapping by
-// reachCap bytes on each side.
+// rx.ReachCap bytes on each side.
 const defaultWindow = 1 << 20
 
 // options holds what NewScanner's Options set.
@@ -31,7 +33,9 @@ type options struct {
 // Option configures a Scanner. Each option rejects bad values.
 type Option func(*options) error
 
-// WithRules sets the ruleset. Default: DefaultRules().
+// WithRules sets the ruleset the scanner runs. It is required: package policy/config returns the
+// default ruleset (config.Default: gitleaks' default rules and safebuild's build rules) and
+// loads gitleaks TOML configs (config.LoadFile).
 func WithRules(rs *Ruleset) Option {
 	return func(o *options) error {
 		if rs == nil {
@@ -103,8 +107,8 @@ func WithIgnore(fingerprints ...string) Option {
 // 2×(size+128 KiB). Default: 1 MiB; accepted: 64 KiB..256 MiB.
 func WithWindow(size int) Option {
 	return func(o *options) error {
-		if size < reachCap || size > 256<<20 {
-			return fmt.Errorf("WithWindow: %d bytes: accepted %d..%d", size, reachCap, 256<<20)
+		if size < rx.ReachCap || size > 256<<20 {
+			return fmt.Errorf("WithWindow: %d bytes: accepted %d..%d", size, rx.ReachCap, 256<<20)
 		}
 		o.window = size
 		return nil
@@ -132,7 +136,7 @@ type Scanner struct {
 	pool     sync.Pool
 }
 
-// NewScanner returns a Scanner configured by opts.
+// NewScanner returns a Scanner configured by opts, which must include WithRules.
 func NewScanner(opts ...Option) (*Scanner, error) {
 	o := options{jobs: runtime.GOMAXPROCS(0), window: defaultWindow, decodeDepth: 5}
 	for _, opt := range opts {
@@ -141,11 +145,7 @@ func NewScanner(opts ...Option) (*Scanner, error) {
 		}
 	}
 	if o.rules == nil {
-		rs, err := DefaultRules()
-		if err != nil {
-			return nil, fmt.Errorf("loading default rules: %w", err)
-		}
-		o.rules = rs
+		return nil, errors.New("NewScanner: no ruleset: pass WithRules (config.Default() for the default rules)")
 	}
 	s := &Scanner{opts: o}
 	if len(o.canaries) > 0 {

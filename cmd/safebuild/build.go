@@ -19,8 +19,8 @@ import (
 	buildflags "github.com/moby/buildkit/cmd/buildctl/build"
 	"github.com/spf13/cobra"
 
+	"github.com/safebuild/safebuild/build"
 	"github.com/safebuild/safebuild/frontend"
-	"github.com/safebuild/safebuild/frontend/runner"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/vaultsrc"
 )
@@ -79,7 +79,7 @@ after it passes the gate, so a refused build leaves nothing behind.`,
 	f.StringVar(&o.iidFile, "iidfile", "", "write the image ID (config digest; the index digest for several platforms) to this file, after the build passed")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result (digests, written outputs) as JSON to this file, after the build passed")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
-	f.StringVar(&o.minConfidence, "min-confidence", runner.DefaultMinConfidence.String(), "least confidence of a layer-scan finding that refuses the build: low, medium, high (lower ones are reported only; canaries are high)")
+	f.StringVar(&o.minConfidence, "min-confidence", build.DefaultMinConfidence.String(), "least confidence of a layer-scan finding that refuses the build: low, medium, high (lower ones are reported only; canaries are high)")
 	return cmd
 }
 
@@ -88,7 +88,7 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 	if err != nil {
 		return fmt.Errorf("--min-confidence: %w", err)
 	}
-	ro := runner.Options{
+	ro := build.Options{
 		Address:      o.addr,
 		ContextDir:   contextDir,
 		Dockerfile:   o.file,
@@ -117,7 +117,7 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 		return err
 	}
 	for _, s := range o.outputs {
-		out, err := runner.ParseOutput(s)
+		out, err := build.ParseOutput(s)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 		if len(o.tags) == 0 {
 			return errors.New("--push needs at least one --tag")
 		}
-		ro.Outputs = append(ro.Outputs, runner.Output{Type: "image", Names: o.tags, Push: true})
+		ro.Outputs = append(ro.Outputs, build.Output{Type: "image", Names: o.tags, Push: true})
 	}
 
 	cfg, err := loadBuildConfig(o, contextDir)
@@ -173,10 +173,10 @@ func runBuild(ctx context.Context, cmd *cobra.Command, o *buildOptions, contextD
 			return cs
 		}
 	}
-	ro.Gate = runner.ScanGate(minConf, canaries, ro.BuildArgs, cmd.ErrOrStderr())
+	ro.Gate = build.ScanGate(minConf, canaries, ro.BuildArgs, cmd.ErrOrStderr())
 
-	res, err := runner.Run(ctx, ro)
-	var refused *runner.RefusedError
+	res, err := build.Run(ctx, ro)
+	var refused *build.RefusedError
 	var dfRefused *frontend.RefusedError
 	if errors.As(err, &refused) || errors.As(err, &dfRefused) {
 		return &exitError{code: 1, err: err}
@@ -221,7 +221,7 @@ func pinSecrets(ctx context.Context, f vaultsrc.Fetcher, secrets map[string]vaul
 // writeResultFiles writes --iidfile and --metadata-file as docker buildx does: the image ID is
 // the config digest (the image or index digest when there is no single config), and the metadata
 // holds the digests and the image names written. Only digests and names: no build input.
-func writeResultFiles(o *buildOptions, res *runner.Result) error {
+func writeResultFiles(o *buildOptions, res *build.Result) error {
 	if o.iidFile != "" {
 		id := res.ConfigDigest
 		if id == "" {

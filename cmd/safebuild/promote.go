@@ -8,10 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/imagescan"
-	"github.com/safebuild/safebuild/policy/promote"
 	"github.com/safebuild/safebuild/policy/report"
+	"github.com/safebuild/safebuild/promote"
 )
 
 type promoteOptions struct {
@@ -83,15 +83,11 @@ func runPromote(ctx context.Context, stdout, stderr io.Writer, o *promoteOptions
 	if s.image.archiveBytes <= 0 {
 		return fmt.Errorf("--max-archive-bytes %d: want a positive number", s.image.archiveBytes)
 	}
-	opts := []policy.Option{policy.WithDecodeDepth(s.decodeDepth)}
-	if s.config != "" {
-		rs, err := policy.LoadConfigFile(s.config)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, policy.WithRules(rs))
+	rs, err := loadRules(s.config)
+	if err != nil {
+		return err
 	}
-	sc, err := policy.NewScanner(opts...)
+	sc, err := policy.NewScanner(policy.WithRules(rs), policy.WithDecodeDepth(s.decodeDepth))
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
-	"github.com/safebuild/safebuild/policy/imagescan"
+	"github.com/safebuild/safebuild/policy/config"
 	"github.com/safebuild/safebuild/policy/report"
 )
 
@@ -128,13 +129,11 @@ func runScan(ctx context.Context, stdout io.Writer, o *scanOptions, path string)
 	if o.jobs != 0 {
 		opts = append(opts, policy.WithJobs(o.jobs))
 	}
-	if o.config != "" {
-		rs, err := policy.LoadConfigFile(o.config)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, policy.WithRules(rs))
+	rs, err := loadRules(o.config)
+	if err != nil {
+		return err
 	}
+	opts = append(opts, policy.WithRules(rs))
 	ignore, err := readGitleaksIgnore(path)
 	if err != nil {
 		return err
@@ -224,6 +223,15 @@ func writeReport(stdout io.Writer, o *scanOptions, w report.Writer, r *report.Re
 		return fmt.Errorf("writing %s report to %s: %w", o.format, o.output, err)
 	}
 	return nil
+}
+
+// loadRules returns the rules of the gitleaks TOML config at path (--config), or the default
+// rules when path is empty.
+func loadRules(path string) (*policy.Ruleset, error) {
+	if path == "" {
+		return config.Default()
+	}
+	return config.LoadFile(path)
 }
 
 // readGitleaksIgnore reads root/.gitleaksignore when root is a directory that has one.

@@ -16,11 +16,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 
+	"github.com/safebuild/safebuild/image"
+	"github.com/safebuild/safebuild/image/containerd"
+	"github.com/safebuild/safebuild/imagescan"
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
-	"github.com/safebuild/safebuild/policy/image"
-	"github.com/safebuild/safebuild/policy/image/containerd"
-	"github.com/safebuild/safebuild/policy/imagescan"
 )
 
 // imageScanFlags are the flags of `safebuild scan` for images and for baselines.

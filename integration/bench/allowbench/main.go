@@ -35,6 +35,7 @@ import (
 
 	"github.com/safebuild/safebuild/policy"
 	"github.com/safebuild/safebuild/policy/archive"
+	"github.com/safebuild/safebuild/policy/config"
 )
 
 type file struct {
@@ -86,7 +87,7 @@ func run(args []string, jobs int, layoutDir string) error {
 	if err != nil {
 		return err
 	}
-	def, err := policy.DefaultRules()
+	def, err := config.Default()
 	if err != nil {
 		return err
 	}

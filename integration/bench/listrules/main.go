@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/safebuild/safebuild/policy"
+	"github.com/safebuild/safebuild/policy/config"
 )
 
 func main() {
 	var ids []string
-	for _, r := range policy.BuildRules() {
+	for _, r := range config.BuildRules() {
 		ids = append(ids, r.ID)
 	}
 	fmt.Println(strings.Join(ids, ","))

@@ -1,9 +1,0 @@
-//go:build safebuild_stdregex
-
-package policy
-
-import "regexp"
-
-// compileEngine compiles rule regexes with Go's regexp under the safebuild_stdregex build tag
-// (several times slower on gitleaks' rules; see integration/bench/README.md).
-func compileEngine(expr string) (regex, error) { return regexp.Compile(expr) }
